@@ -1,0 +1,118 @@
+//! Conveniences on the generated types: conversions, message classification
+//! and one-line `Display` forms a log line can use.
+
+use std::fmt;
+
+use crate::eraftpb::{
+    ConfChange, ConfState, Entry, EntryType, HardState, Message, MessageType, Snapshot,
+};
+
+impl From<(Vec<u64>, Vec<u64>)> for ConfState {
+    /// `(voters, learners)`.
+    fn from((voters, learners): (Vec<u64>, Vec<u64>)) -> ConfState {
+        ConfState { voters, learners }
+    }
+}
+
+/// Whether `t` is a message a node generates for itself (never sent over the
+/// network): `MsgHup`, `MsgBeat`, `MsgUnreachable`, `MsgSnapStatus`,
+/// `MsgCheckQuorum`.
+///
+/// ```
+/// use tinyraft_proto::eraftpb::{is_local_msg, MessageType};
+/// assert!(is_local_msg(MessageType::MsgHup));
+/// assert!(!is_local_msg(MessageType::MsgAppend));
+/// ```
+pub fn is_local_msg(t: MessageType) -> bool {
+    matches!(
+        t,
+        MessageType::MsgHup
+            | MessageType::MsgBeat
+            | MessageType::MsgUnreachable
+            | MessageType::MsgSnapStatus
+            | MessageType::MsgCheckQuorum
+    )
+}
+
+/// Whether `t` answers a request (a response's sender must be a known peer).
+///
+/// ```
+/// use tinyraft_proto::eraftpb::{is_response_msg, MessageType};
+/// assert!(is_response_msg(MessageType::MsgAppendResponse));
+/// assert!(!is_response_msg(MessageType::MsgRequestVote));
+/// ```
+pub fn is_response_msg(t: MessageType) -> bool {
+    matches!(
+        t,
+        MessageType::MsgAppendResponse
+            | MessageType::MsgRequestVoteResponse
+            | MessageType::MsgHeartbeatResponse
+            | MessageType::MsgRequestPreVoteResponse
+            | MessageType::MsgUnreachable
+            | MessageType::MsgReadIndexResp
+    )
+}
+
+impl fmt::Display for Entry {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let kind = match self.entry_type() {
+            EntryType::EntryNormal => "",
+            EntryType::EntryConfChange => " conf-change",
+        };
+        write!(f, "{}/{}{} ({} bytes)", self.term, self.index, kind, self.data.len())
+    }
+}
+
+impl fmt::Display for HardState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "term={} vote={} commit={}", self.term, self.vote, self.commit)
+    }
+}
+
+impl fmt::Display for ConfState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "voters={:?} learners={:?}", self.voters, self.learners)
+    }
+}
+
+impl fmt::Display for ConfChange {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:?} {}", self.change_type(), self.node_id)
+    }
+}
+
+impl fmt::Display for Snapshot {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.metadata {
+            Some(m) => write!(f, "snapshot {}/{} ({} bytes)", m.term, m.index, self.data.len()),
+            None => write!(f, "snapshot without metadata ({} bytes)", self.data.len()),
+        }
+    }
+}
+
+impl fmt::Display for Message {
+    /// One line: `MsgAppend 1->2 term=3 log_term=2 index=5 commit=4 entries=2`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{:?} {}->{} term={} log_term={} index={} commit={}",
+            self.msg_type(),
+            self.from,
+            self.to,
+            self.term,
+            self.log_term,
+            self.index,
+            self.commit
+        )?;
+        if !self.entries.is_empty() {
+            write!(f, " entries={}", self.entries.len())?;
+        }
+        if self.reject {
+            write!(f, " reject hint={}", self.reject_hint)?;
+        }
+        if let Some(s) = &self.snapshot {
+            write!(f, " {s}")?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,1 @@
+//! The IO-free consensus core of tinyraft.

@@ -1,0 +1,1 @@
+//! The log of tinyraft (filled in by the foundation issue).

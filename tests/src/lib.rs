@@ -1,0 +1,1 @@
+//! Test-side helpers shared by the integration suites.
