@@ -59,13 +59,24 @@ impl fmt::Display for Entry {
             EntryType::EntryNormal => "",
             EntryType::EntryConfChange => " conf-change",
         };
-        write!(f, "{}/{}{} ({} bytes)", self.term, self.index, kind, self.data.len())
+        write!(
+            f,
+            "{}/{}{} ({} bytes)",
+            self.term,
+            self.index,
+            kind,
+            self.data.len()
+        )
     }
 }
 
 impl fmt::Display for HardState {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "term={} vote={} commit={}", self.term, self.vote, self.commit)
+        write!(
+            f,
+            "term={} vote={} commit={}",
+            self.term, self.vote, self.commit
+        )
     }
 }
 
@@ -84,7 +95,13 @@ impl fmt::Display for ConfChange {
 impl fmt::Display for Snapshot {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.metadata {
-            Some(m) => write!(f, "snapshot {}/{} ({} bytes)", m.term, m.index, self.data.len()),
+            Some(m) => write!(
+                f,
+                "snapshot {}/{} ({} bytes)",
+                m.term,
+                m.index,
+                self.data.len()
+            ),
             None => write!(f, "snapshot without metadata ({} bytes)", self.data.len()),
         }
     }
