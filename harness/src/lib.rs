@@ -1,1 +1,3 @@
 //! Deterministic simulator for tinyraft clusters.
+
+pub mod trace;
