@@ -1,3 +1,4 @@
 //! Deterministic simulator for tinyraft clusters.
 
+pub mod kv;
 pub mod trace;
