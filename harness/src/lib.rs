@@ -1,1 +1,5 @@
 //! Deterministic simulator for tinyraft clusters.
+
+pub mod kv;
+pub mod linearizability;
+pub mod trace;

@@ -1,0 +1,786 @@
+//! A linearizability checker for key/value client histories, in the style
+//! of Porcupine (Wing & Gong's search with Lowe's memoization).
+//!
+//! A history is linearizable when every operation can be given a single
+//! instant between its call and its return such that executing the
+//! operations one by one, in the order of those instants, against a plain
+//! sequential [`KvStore`](crate::kv::KvStore)-like model reproduces every
+//! observed result. That is the correctness condition of 6.824's kvraft and
+//! of any replicated state machine that claims to behave like one copy.
+//!
+//! How the search works:
+//!
+//! * **P-compositionality.** Operations on different keys never constrain
+//!   each other, and a history is linearizable iff each per-key sub-history
+//!   is, so the history is split by key and each key is searched alone —
+//!   exponentially cheaper than searching the whole history.
+//! * **Wing–Gong search.** The call and return events of one key form a
+//!   time-ordered list. The search repeatedly picks an operation whose call
+//!   precedes the first remaining return (so it may take effect now), applies
+//!   it to the model if its result matches, and backtracks when some
+//!   operation's return is reached before the operation could be placed.
+//! * **Memoization (Lowe).** A search state is the set of operations
+//!   already placed plus the model's value; both together fully determine
+//!   what can still happen, so a state seen before is never explored again.
+//!
+//! Uncertainty, as a real client sees it:
+//!
+//! * a `Put`/`Append` without a return (`return_ms: None`: the client timed
+//!   out or crashed) may take effect at any time after its call, or never;
+//! * a `Get` without an output constrains nothing and is ignored;
+//! * events at the same millisecond are treated as concurrent (a return at
+//!   `t` does not precede a call at `t`): the simulator's clock cannot order
+//!   them, and assuming an order could invent a violation.
+//!
+//! The search is deterministic (the same history always gives the same
+//! answer and explanation) and bounded: `budget_steps` caps the work per
+//! key, and only running out of it yields [`LinResult::Unknown`].
+//!
+//! # Example
+//!
+//! ```
+//! use tinyraft_harness::kv::KvOp;
+//! use tinyraft_harness::linearizability::{check, LinResult, Operation};
+//!
+//! let put = Operation {
+//!     client_id: 1,
+//!     op: KvOp::Put { key: "x".into(), value: "1".into() },
+//!     output: None,
+//!     call_ms: 0,
+//!     return_ms: Some(10),
+//! };
+//! // A read that starts after the put returned must see it.
+//! let stale = Operation {
+//!     client_id: 2,
+//!     op: KvOp::Get { key: "x".into() },
+//!     output: Some(String::new()),
+//!     call_ms: 20,
+//!     return_ms: Some(30),
+//! };
+//! assert!(matches!(check(&[put.clone(), stale], 100_000), LinResult::Illegal { .. }));
+//!
+//! let fresh = Operation { output: Some("1".into()), call_ms: 20, return_ms: Some(30), ..put.clone() };
+//! let fresh = Operation { op: KvOp::Get { key: "x".into() }, client_id: 2, ..fresh };
+//! assert_eq!(check(&[put, fresh], 100_000), LinResult::Ok);
+//! ```
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::fmt;
+
+use crate::kv::KvOp;
+
+/// A generous default for [`check`]'s `budget_steps`: a few seconds of work
+/// per key at worst, far more than real histories of a campaign need.
+pub const DEFAULT_BUDGET_STEPS: u64 = 5_000_000;
+
+/// One client operation as the client saw it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Operation {
+    /// The client that issued it (for explanations only).
+    pub client_id: u64,
+    /// What was requested.
+    pub op: KvOp,
+    /// A `Get`'s value as returned to the client (`""` if the key was
+    /// absent); `None` when the client got no response. Ignored for `Put`
+    /// and `Append`.
+    pub output: Option<String>,
+    /// Simulated time of the invocation.
+    pub call_ms: u64,
+    /// Simulated time the response arrived; `None` if it never did (the
+    /// operation may then have taken effect at any time after the call, or
+    /// never).
+    pub return_ms: Option<u64>,
+}
+
+impl fmt::Display for Operation {
+    /// `client 3 get("k") -> "v" [10ms, 25ms]`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "client {} {}", self.client_id, self.op)?;
+        if let (KvOp::Get { .. }, Some(out)) = (&self.op, &self.output) {
+            write!(f, " -> {out:?}")?;
+        }
+        match self.return_ms {
+            Some(r) => write!(f, " [{}ms, {}ms]", self.call_ms, r),
+            None => write!(f, " [{}ms, pending]", self.call_ms),
+        }
+    }
+}
+
+/// The verdict of [`check`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum LinResult {
+    /// The history is linearizable.
+    Ok,
+    /// No linearization exists for the operations on `key`.
+    Illegal {
+        /// The key whose sub-history is not linearizable.
+        key: String,
+        /// Human-readable account: the longest linearizable prefix the
+        /// search found and the operation that could not be placed after it.
+        explanation: String,
+    },
+    /// The search budget ran out before a verdict (no violation was found
+    /// on the keys that were decided).
+    Unknown,
+}
+
+impl LinResult {
+    /// Whether the verdict is [`LinResult::Ok`].
+    pub fn is_ok(&self) -> bool {
+        matches!(self, LinResult::Ok)
+    }
+}
+
+impl fmt::Display for LinResult {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            LinResult::Ok => write!(f, "linearizable"),
+            LinResult::Illegal { key, explanation } => {
+                write!(f, "not linearizable on key {key:?}: {explanation}")
+            }
+            LinResult::Unknown => write!(f, "linearizability unknown (search budget exhausted)"),
+        }
+    }
+}
+
+/// Checks a KV history for linearizability, key by key (in key order),
+/// spending at most `budget_steps` search steps on each key.
+///
+/// Returns the first key found illegal; [`LinResult::Unknown`] if no key
+/// is illegal but some key's search ran out of budget; otherwise
+/// [`LinResult::Ok`]. An operation that returns before it was called is
+/// reported as `Illegal` (a malformed history is a harness bug worth
+/// stopping for).
+pub fn check(ops: &[Operation], budget_steps: u64) -> LinResult {
+    let mut by_key: BTreeMap<&str, Vec<&Operation>> = BTreeMap::new();
+    for o in ops {
+        if o.return_ms.is_some_and(|r| r < o.call_ms) {
+            return LinResult::Illegal {
+                key: o.op.key().to_string(),
+                explanation: format!("malformed history: operation returns before its call: {o}"),
+            };
+        }
+        // A read that returned nothing tells us nothing; neither does one
+        // whose return time is unknown (it is free to be placed last).
+        if o.op.is_read() && (o.output.is_none() || o.return_ms.is_none()) {
+            continue;
+        }
+        by_key.entry(o.op.key()).or_default().push(o);
+    }
+    let mut unknown = false;
+    for (key, key_ops) in by_key {
+        match search_key(&key_ops, budget_steps) {
+            KeyVerdict::Ok => {}
+            KeyVerdict::Unknown => unknown = true,
+            KeyVerdict::Illegal(explanation) => {
+                return LinResult::Illegal {
+                    key: key.to_string(),
+                    explanation,
+                };
+            }
+        }
+    }
+    if unknown {
+        LinResult::Unknown
+    } else {
+        LinResult::Ok
+    }
+}
+
+enum KeyVerdict {
+    Ok,
+    Illegal(String),
+    Unknown,
+}
+
+/// No link.
+const NONE: usize = usize::MAX;
+
+/// One call or return event in the per-key event list.
+#[derive(Clone, Copy)]
+struct Event {
+    /// Index of the operation in the per-key slice.
+    op: usize,
+    is_call: bool,
+}
+
+/// Interns model states (a key's value) so the memo table stores a small id
+/// instead of a possibly long appended string.
+#[derive(Default)]
+struct States {
+    values: Vec<String>,
+    ids: HashMap<String, u32>,
+}
+
+impl States {
+    fn intern(&mut self, v: String) -> u32 {
+        if let Some(&id) = self.ids.get(&v) {
+            return id;
+        }
+        let id = self.values.len() as u32;
+        self.values.push(v.clone());
+        self.ids.insert(v, id);
+        id
+    }
+}
+
+/// The sequential model of one key: `Some(new state)` if `op` may take
+/// effect in state `s` producing what the client observed.
+fn step(s: &str, o: &Operation) -> Option<String> {
+    match &o.op {
+        KvOp::Put { value, .. } => Some(value.clone()),
+        KvOp::Append { value, .. } => {
+            let mut n = String::with_capacity(s.len() + value.len());
+            n.push_str(s);
+            n.push_str(value);
+            Some(n)
+        }
+        KvOp::Get { .. } => (o.output.as_deref() == Some(s)).then(|| s.to_string()),
+    }
+}
+
+/// Wing–Gong search with memoization over one key's operations.
+fn search_key(ops: &[&Operation], budget_steps: u64) -> KeyVerdict {
+    // Build the event list: calls for every operation, returns only for
+    // completed ones (a pending operation is optional: it may be placed
+    // whenever its call has happened, or never).
+    let mut order: Vec<(u64, u8, usize)> = Vec::with_capacity(ops.len() * 2);
+    for (i, o) in ops.iter().enumerate() {
+        // At equal times calls sort before returns: same-millisecond events
+        // count as concurrent.
+        order.push((o.call_ms, 0, i));
+        if let Some(r) = o.return_ms {
+            order.push((r, 1, i));
+        }
+    }
+    order.sort_unstable();
+    let events: Vec<Event> = order
+        .iter()
+        .map(|&(_, kind, op)| Event {
+            op,
+            is_call: kind == 0,
+        })
+        .collect();
+    let m = events.len();
+    let head = m;
+    let mut next = vec![NONE; m + 1];
+    let mut prev = vec![NONE; m + 1];
+    let mut ret_of = vec![NONE; ops.len()];
+    let mut last = head;
+    for (i, e) in events.iter().enumerate() {
+        next[last] = i;
+        prev[i] = last;
+        last = i;
+        if !e.is_call {
+            ret_of[e.op] = i;
+        }
+    }
+
+    let mut remaining_completed = ops.iter().filter(|o| o.return_ms.is_some()).count();
+    let words = ops.len().div_ceil(64);
+    let mut bits = vec![0u64; words];
+    let mut states = States::default();
+    let mut state = states.intern(String::new());
+    let mut memo: HashSet<(Box<[u64]>, u32)> = HashSet::new();
+    // The stack of placed operations: (call event, state before it).
+    let mut placed: Vec<(usize, u32)> = Vec::new();
+    // For the explanation: the deepest prefix reached and what blocked it.
+    let mut best: (Vec<usize>, u32, Option<usize>) = (Vec::new(), state, None);
+
+    let mut steps: u64 = 0;
+    let mut cur = next[head];
+    loop {
+        if remaining_completed == 0 {
+            return KeyVerdict::Ok;
+        }
+        steps += 1;
+        if steps > budget_steps {
+            return KeyVerdict::Unknown;
+        }
+        // `remaining_completed > 0` means some return event is still in the
+        // list, and the walk stops at the first one, so `cur` is valid.
+        debug_assert!(cur != NONE, "linearizability: walked past every return");
+        if cur == NONE {
+            return KeyVerdict::Unknown;
+        }
+        let e = events[cur];
+        if e.is_call {
+            let o = ops[e.op];
+            if let Some(new_value) = step(&states.values[state as usize], o) {
+                let new_state = states.intern(new_value);
+                bits[e.op / 64] |= 1 << (e.op % 64);
+                if memo.insert((bits.clone().into_boxed_slice(), new_state)) {
+                    placed.push((cur, state));
+                    state = new_state;
+                    lift(&mut next, &mut prev, cur, ret_of[e.op]);
+                    if o.return_ms.is_some() {
+                        remaining_completed -= 1;
+                    }
+                    cur = next[head];
+                    continue;
+                }
+                bits[e.op / 64] &= !(1 << (e.op % 64));
+            }
+            cur = next[cur];
+        } else {
+            // An operation returned before any placement of it worked:
+            // undo the most recent placement and try the next candidate.
+            if placed.len() > best.0.len() || best.2.is_none() {
+                best = (
+                    placed.iter().map(|&(c, _)| events[c].op).collect(),
+                    state,
+                    Some(e.op),
+                );
+            }
+            let Some((call, before)) = placed.pop() else {
+                return KeyVerdict::Illegal(explain(ops, &best, &states));
+            };
+            let op = events[call].op;
+            bits[op / 64] &= !(1 << (op % 64));
+            state = before;
+            unlift(&mut next, &mut prev, call, ret_of[op]);
+            if ops[op].return_ms.is_some() {
+                remaining_completed += 1;
+            }
+            cur = next[call];
+        }
+    }
+}
+
+/// Removes a placed operation's call (and return, if any) from the list.
+fn lift(next: &mut [usize], prev: &mut [usize], call: usize, ret: usize) {
+    for x in [call, ret] {
+        if x == NONE {
+            continue;
+        }
+        next[prev[x]] = next[x];
+        if next[x] != NONE {
+            prev[next[x]] = prev[x];
+        }
+    }
+}
+
+/// Undoes [`lift`] (links are restored in reverse order, dancing-links
+/// style, so this is exact when undos are LIFO).
+fn unlift(next: &mut [usize], prev: &mut [usize], call: usize, ret: usize) {
+    for x in [ret, call] {
+        if x == NONE {
+            continue;
+        }
+        if next[x] != NONE {
+            prev[next[x]] = x;
+        }
+        next[prev[x]] = x;
+    }
+}
+
+fn explain(ops: &[&Operation], best: &(Vec<usize>, u32, Option<usize>), states: &States) -> String {
+    const SHOWN: usize = 12;
+    let (prefix, state, blocked) = best;
+    let mut s = format!(
+        "{} operations on this key admit no linearization. The longest linearizable prefix found has {} operations",
+        ops.len(),
+        prefix.len()
+    );
+    if prefix.len() > SHOWN {
+        s.push_str(&format!(" (last {SHOWN} shown)"));
+    }
+    s.push(':');
+    for &i in prefix.iter().skip(prefix.len().saturating_sub(SHOWN)) {
+        s.push_str(&format!("\n  {}", ops[i]));
+    }
+    s.push_str(&format!(
+        "\nleaving the value {:?}. From there the search must place this operation before its return, and cannot:\n  {}",
+        states.values[*state as usize],
+        blocked.map_or_else(|| "?".to_string(), |b| ops[b].to_string())
+    ));
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn op(
+        client_id: u64,
+        op: KvOp,
+        output: Option<&str>,
+        call_ms: u64,
+        ret: Option<u64>,
+    ) -> Operation {
+        Operation {
+            client_id,
+            op,
+            output: output.map(str::to_string),
+            call_ms,
+            return_ms: ret,
+        }
+    }
+    fn put(c: u64, k: &str, v: &str, call: u64, ret: Option<u64>) -> Operation {
+        op(
+            c,
+            KvOp::Put {
+                key: k.into(),
+                value: v.into(),
+            },
+            None,
+            call,
+            ret,
+        )
+    }
+    fn append(c: u64, k: &str, v: &str, call: u64, ret: Option<u64>) -> Operation {
+        op(
+            c,
+            KvOp::Append {
+                key: k.into(),
+                value: v.into(),
+            },
+            None,
+            call,
+            ret,
+        )
+    }
+    fn get(c: u64, k: &str, out: &str, call: u64, ret: u64) -> Operation {
+        op(c, KvOp::Get { key: k.into() }, Some(out), call, Some(ret))
+    }
+    fn illegal_key(r: &LinResult) -> Option<&str> {
+        match r {
+            LinResult::Illegal { key, .. } => Some(key),
+            _ => None,
+        }
+    }
+    const B: u64 = DEFAULT_BUDGET_STEPS;
+
+    #[test]
+    fn empty_and_sequential_histories_are_linearizable() {
+        assert_eq!(check(&[], B), LinResult::Ok);
+        let h = [
+            put(1, "k", "a", 0, Some(10)),
+            append(1, "k", "b", 20, Some(30)),
+            get(2, "k", "ab", 40, 50),
+            get(2, "other", "", 60, 70),
+        ];
+        assert_eq!(check(&h, B), LinResult::Ok);
+    }
+
+    /// Linearizability's real-time rule: a read that starts after a write
+    /// completed must observe it (6.824 kvraft: "stale read").
+    #[test]
+    fn stale_read_after_completed_write_is_illegal() {
+        let h = [
+            put(1, "k", "1", 0, Some(10)),
+            put(1, "k", "2", 20, Some(30)),
+            get(2, "k", "1", 40, 50),
+        ];
+        let r = check(&h, B);
+        assert_eq!(illegal_key(&r), Some("k"), "{r}");
+        if let LinResult::Illegal { explanation, .. } = &r {
+            assert!(explanation.contains("get(\"k\") -> \"1\""), "{explanation}");
+        }
+    }
+
+    /// A read concurrent with a write may see either the old or new value.
+    #[test]
+    fn read_concurrent_with_write_may_see_either_value() {
+        for seen in ["", "1"] {
+            let h = [put(1, "k", "1", 0, Some(100)), get(2, "k", seen, 10, 20)];
+            assert_eq!(check(&h, B), LinResult::Ok, "saw {seen:?}");
+        }
+        // But once one read saw the new value, a later read cannot see the old.
+        let h = [
+            put(1, "k", "1", 0, Some(100)),
+            get(2, "k", "1", 10, 20),
+            get(3, "k", "", 30, 40),
+        ];
+        assert_eq!(illegal_key(&check(&h, B)), Some("k"));
+    }
+
+    /// Two concurrent appends take effect in one order for everybody: reads
+    /// after both seeing "ab" and then "ba" cannot both be right.
+    #[test]
+    fn concurrent_appends_seen_in_both_orders_is_illegal() {
+        let mut h = vec![
+            append(1, "k", "a", 0, Some(100)),
+            append(2, "k", "b", 0, Some(100)),
+            get(3, "k", "ab", 110, 120),
+        ];
+        assert_eq!(check(&h, B), LinResult::Ok);
+        h.push(get(4, "k", "ba", 130, 140));
+        assert_eq!(illegal_key(&check(&h, B)), Some("k"));
+        // Concurrent readers, too: they overlap each other but each one
+        // starts after both appends returned.
+        h.pop();
+        h.push(get(4, "k", "ba", 105, 140));
+        assert_eq!(illegal_key(&check(&h, B)), Some("k"));
+    }
+
+    /// A write whose client never heard back may still have taken effect
+    /// (and here must have, since a read saw it) ...
+    #[test]
+    fn pending_put_that_must_have_happened_is_accepted() {
+        let h = [put(1, "k", "1", 0, None), get(2, "k", "1", 50, 60)];
+        assert_eq!(check(&h, B), LinResult::Ok);
+        // ... or may never take effect at all.
+        let h = [put(1, "k", "1", 0, None), get(2, "k", "", 50, 60)];
+        assert_eq!(check(&h, B), LinResult::Ok);
+        // Once seen, it cannot be unseen.
+        let h = [
+            put(1, "k", "1", 0, None),
+            get(2, "k", "1", 50, 60),
+            get(2, "k", "", 70, 80),
+        ];
+        assert_eq!(illegal_key(&check(&h, B)), Some("k"));
+        // And it cannot take effect before it was called.
+        let h = [get(2, "k", "1", 0, 10), put(1, "k", "1", 20, None)];
+        assert_eq!(illegal_key(&check(&h, B)), Some("k"));
+    }
+
+    /// A pending append taken into account exactly once, at one instant.
+    #[test]
+    fn pending_append_applies_at_most_once() {
+        let h = [
+            append(1, "k", "x", 0, None),
+            get(2, "k", "x", 10, 20),
+            get(2, "k", "xx", 30, 40),
+        ];
+        assert_eq!(illegal_key(&check(&h, B)), Some("k"));
+    }
+
+    #[test]
+    fn read_of_a_value_never_written_is_illegal() {
+        let h = [put(1, "k", "1", 0, Some(10)), get(2, "k", "7", 0, 100)];
+        let r = check(&h, B);
+        assert_eq!(illegal_key(&r), Some("k"));
+        assert!(r.to_string().contains("not linearizable on key \"k\""));
+    }
+
+    /// Reads without a response constrain nothing.
+    #[test]
+    fn reads_without_output_are_ignored() {
+        let h = [
+            put(1, "k", "1", 0, Some(10)),
+            op(2, KvOp::Get { key: "k".into() }, None, 20, None),
+            op(2, KvOp::Get { key: "k".into() }, None, 20, Some(30)),
+        ];
+        assert_eq!(check(&h, B), LinResult::Ok);
+    }
+
+    /// Same-millisecond events are concurrent: the simulator's clock cannot
+    /// say which came first, so the checker must not assume an order.
+    #[test]
+    fn same_millisecond_return_and_call_are_concurrent() {
+        let h = [put(1, "k", "1", 0, Some(10)), get(2, "k", "", 10, 20)];
+        assert_eq!(check(&h, B), LinResult::Ok);
+        let h = [put(1, "k", "1", 0, Some(10)), get(2, "k", "", 11, 20)];
+        assert_eq!(illegal_key(&check(&h, B)), Some("k"));
+    }
+
+    /// P-compositionality: the verdict names the broken key, and other keys
+    /// being fine does not hide it.
+    #[test]
+    fn illegal_key_is_reported_among_many() {
+        let h = [
+            put(1, "a", "1", 0, Some(10)),
+            get(1, "a", "1", 20, 30),
+            put(1, "b", "1", 0, Some(10)),
+            get(1, "b", "", 20, 30),
+            put(1, "c", "1", 0, Some(10)),
+        ];
+        assert_eq!(illegal_key(&check(&h, B)), Some("b"));
+    }
+
+    #[test]
+    fn malformed_interval_is_reported() {
+        let h = [put(1, "k", "1", 10, Some(5))];
+        let r = check(&h, B);
+        assert!(r.to_string().contains("malformed"), "{r}");
+    }
+
+    #[test]
+    fn exhausted_budget_is_unknown() {
+        let mut h = Vec::new();
+        for c in 0..8 {
+            h.push(append(c, "k", &c.to_string(), 0, Some(100)));
+        }
+        h.push(get(9, "k", "76543210", 200, 210));
+        assert_eq!(check(&h, 3), LinResult::Unknown);
+        assert_eq!(check(&h, B), LinResult::Ok);
+    }
+
+    /// Determinism: the same history gives the same verdict and text.
+    #[test]
+    fn verdict_is_deterministic() {
+        let h = [
+            append(1, "k", "a", 0, Some(100)),
+            append(2, "k", "b", 0, Some(100)),
+            append(3, "k", "c", 0, None),
+            get(4, "k", "ab", 110, 120),
+            get(5, "k", "bac", 130, 140),
+        ];
+        let r1 = check(&h, B);
+        assert!(illegal_key(&r1).is_some());
+        assert_eq!(r1, check(&h, B));
+    }
+
+    /// A generated history: ops executed one by one against the model at
+    /// distinct instants, each given a random interval around its instant;
+    /// some responses are lost (the op may or may not have executed).
+    #[derive(Debug, Clone)]
+    struct Gen {
+        /// (client, key index, kind 0 put / 1 append / 2 get, pre, post, lost, lost_applies)
+        ops: Vec<(u64, u8, u8, u64, u64, bool, bool)>,
+    }
+
+    fn gen_history() -> impl Strategy<Value = Gen> {
+        proptest::collection::vec(
+            (
+                0u64..5,
+                0u8..2,
+                0u8..3,
+                0u64..40,
+                0u64..40,
+                proptest::bool::weighted(0.15),
+                any::<bool>(),
+            ),
+            1..40,
+        )
+        .prop_map(|ops| Gen { ops })
+    }
+
+    fn realize(g: &Gen) -> Vec<Operation> {
+        let mut model: BTreeMap<String, String> = BTreeMap::new();
+        let mut out = Vec::new();
+        for (i, &(client, key, kind, pre, post, lost, lost_applies)) in g.ops.iter().enumerate() {
+            let at = 100 + 10 * i as u64; // the op's linearization instant
+            let key = format!("k{key}");
+            let value = format!("v{i}.");
+            let call_ms = at - pre.min(100);
+            let applies = !lost || lost_applies;
+            let (op, output) = match kind {
+                0 => {
+                    if applies {
+                        model.insert(key.clone(), value.clone());
+                    }
+                    (KvOp::Put { key, value }, None)
+                }
+                1 => {
+                    if applies {
+                        model.entry(key.clone()).or_default().push_str(&value);
+                    }
+                    (KvOp::Append { key, value }, None)
+                }
+                _ => {
+                    let v = model.get(&key).cloned().unwrap_or_default();
+                    (KvOp::Get { key }, (!lost).then_some(v))
+                }
+            };
+            out.push(Operation {
+                client_id: client,
+                op,
+                output,
+                call_ms,
+                return_ms: (!lost).then_some(at + post),
+            });
+        }
+        out
+    }
+
+    proptest! {
+        /// Soundness: a history that really was produced by one sequential
+        /// execution inside the operations' intervals is never rejected.
+        #[test]
+        fn sequentially_generated_histories_are_linearizable(g in gen_history()) {
+            let h = realize(&g);
+            prop_assert_eq!(check(&h, B), LinResult::Ok);
+        }
+
+        /// Completeness on a sure case: changing any completed read to a
+        /// value nobody wrote is always caught.
+        #[test]
+        fn mutated_read_value_is_illegal(g in gen_history(), pick in any::<proptest::sample::Index>()) {
+            let mut h = realize(&g);
+            let reads: Vec<usize> = (0..h.len())
+                .filter(|&i| h[i].op.is_read() && h[i].output.is_some())
+                .collect();
+            prop_assume!(!reads.is_empty());
+            let i = reads[pick.index(reads.len())];
+            h[i].output = Some("never-written".into());
+            let key = h[i].op.key().to_string();
+            let r = check(&h, B);
+            prop_assert_eq!(illegal_key(&r), Some(key.as_str()));
+        }
+    }
+
+    /// Mutating a read to an older value of the key is caught when the read
+    /// began after the newer write completed (a stale read).
+    #[test]
+    fn mutated_stale_read_in_a_long_history_is_illegal() {
+        let mut h = Vec::new();
+        for i in 0..200u64 {
+            h.push(append(
+                i % 3,
+                "k",
+                &format!("{i},"),
+                10 * i,
+                Some(10 * i + 5),
+            ));
+        }
+        let all: String = (0..200).map(|i| format!("{i},")).collect();
+        h.push(get(9, "k", &all, 3000, 3010));
+        assert_eq!(check(&h, B), LinResult::Ok);
+        let stale: String = (0..199).map(|i| format!("{i},")).collect();
+        h.last_mut().unwrap().output = Some(stale);
+        assert_eq!(illegal_key(&check(&h, B)), Some("k"));
+    }
+
+    /// Manual size probe (not a timed test; run with `--ignored
+    /// --nocapture`, `LIN_N` ops): prints how long a big generated history
+    /// takes to check.
+    #[test]
+    #[ignore]
+    fn perf_probe() {
+        let n: u64 = std::env::var("LIN_N")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(5000);
+        let ops = (0..n)
+            .map(|i| {
+                (
+                    i % 7,
+                    (i % 3) as u8,
+                    ((i * 7) % 3) as u8,
+                    (i * 13) % 40,
+                    (i * 29) % 40,
+                    i % 11 == 0,
+                    i % 2 == 0,
+                )
+            })
+            .collect();
+        let h = realize(&Gen { ops });
+        let t = std::time::Instant::now();
+        assert_eq!(check(&h, B), LinResult::Ok);
+        println!("{n} ops: {:?}", t.elapsed());
+    }
+
+    /// A busy history (many clients, heavy overlap, lost responses) is
+    /// decided well within the default budget.
+    #[test]
+    fn heavy_overlap_history_is_decided() {
+        let ops = (0..400u64)
+            .map(|i| {
+                (
+                    i % 7,
+                    (i % 3) as u8,
+                    ((i * 7) % 3) as u8,
+                    (i * 13) % 40,
+                    (i * 29) % 40,
+                    i % 11 == 0,
+                    i % 2 == 0,
+                )
+            })
+            .collect();
+        let h = realize(&Gen { ops });
+        assert_eq!(check(&h, B), LinResult::Ok);
+    }
+}
