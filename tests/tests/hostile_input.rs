@@ -515,3 +515,33 @@ fn stale_or_inconsistent_messages_are_not_errors() {
         );
     }
 }
+
+/// API.md, Terms rule: a message with term 0 carries no term and never
+/// changes the receiver's term — not even an append or heartbeat (which only
+/// a buggy or hostile peer sends without a term) in any role.
+#[test]
+fn term_zero_network_message_never_lowers_term() {
+    let mut failures = Vec::new();
+    for role in ROLES {
+        for t in [
+            MessageType::MsgAppend,
+            MessageType::MsgHeartbeat,
+            MessageType::MsgSnapshot,
+        ] {
+            let mut r = node_in(role);
+            let term = r.term;
+            let mut m = msg(2, 1, t, 0);
+            if t == MessageType::MsgSnapshot {
+                m.snapshot = Some(snapshot(1, 1, &[1, 2, 3], &[]));
+            }
+            let res = r.step(m);
+            if r.term != term {
+                failures.push(format!(
+                    "{role:?} {t:?}: term {term} -> {} ({res:?})",
+                    r.term
+                ));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}

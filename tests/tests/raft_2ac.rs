@@ -455,3 +455,37 @@ fn committed_entries_limited_to_persisted_2ac() {
         vec![1, 2]
     );
 }
+
+/// `status()` (issue 3) reports id, hard and soft state, applied and, on a
+/// leader only, every member's progress. API.md does not fix the field
+/// names; these are raft-rs's (`id`, `hs`, `ss`, `applied`, `progress`).
+#[test]
+fn status_2ac() {
+    let mut cl = RawCluster::new(&[1, 2, 3], |id| new_config(id, 10, 1));
+    cl.node(1).campaign().expect("campaign");
+    cl.settle();
+    cl.node(1).propose("", "x").expect("propose");
+    cl.settle();
+    let st = cl.node(1).status();
+    assert_eq!(st.id, 1);
+    assert_eq!((st.hs.term, st.hs.vote, st.hs.commit), (1, 1, 2));
+    assert_eq!((st.ss.leader_id, st.ss.raft_state), (1, StateRole::Leader));
+    assert_eq!(st.applied, 2);
+    let prs = st.progress.expect("a leader reports progress");
+    assert_eq!(prs.voter_ids(), vec![1, 2, 3]);
+    for id in 1..=3 {
+        assert_eq!(
+            prs.get(id).expect("member progress").matched,
+            2,
+            "node {id}"
+        );
+    }
+    let fs = cl.node(2).status();
+    assert_eq!(fs.id, 2);
+    assert_eq!(
+        (fs.ss.leader_id, fs.ss.raft_state),
+        (1, StateRole::Follower)
+    );
+    assert_eq!(fs.applied, 2);
+    assert!(fs.progress.is_none(), "a follower reports no progress");
+}
