@@ -768,3 +768,78 @@ fn determinism_same_seed_same_messages_2aa() {
         "ids not mixed into the seed"
     );
 }
+
+/// Issue 3 (construction): `Config::validate` and `Raft::new` refuse invalid
+/// configs with `ConfigInvalid`.
+#[test]
+fn config_validation_2aa() {
+    let mut bad = Vec::new();
+    let mut c = new_config(0, ET, 1);
+    c.id = 0;
+    bad.push(("id 0", c));
+    bad.push(("heartbeat 0", new_config(1, ET, 0)));
+    bad.push(("election <= heartbeat", new_config(1, 3, 3)));
+    let mut c = new_config(1, ET, 1);
+    c.max_inflight_msgs = 0;
+    bad.push(("max_inflight_msgs 0", c));
+    let mut c = new_config(1, ET, 1);
+    c.min_election_tick = 15;
+    c.max_election_tick = 12;
+    bad.push(("min > max election tick", c));
+    for (what, c) in bad {
+        assert!(
+            matches!(c.validate(), Err(tinyraft::Error::ConfigInvalid(_))),
+            "{what}: {:?}",
+            c.validate()
+        );
+        let r = tinyraft::Raft::new(&c, new_storage(&[1, 2, 3], &[]), &logger());
+        assert!(
+            matches!(r, Err(tinyraft::Error::ConfigInvalid(_))),
+            "{what}"
+        );
+    }
+    new_config(1, ET, 1)
+        .validate()
+        .expect("the helpers' config is valid");
+    tinyraft::Config::new(1)
+        .validate()
+        .expect("Config::new is valid");
+}
+
+/// Issue 3 (restart): `Raft::new` loads term, vote and commit from storage,
+/// and every member (itself included) has a progress.
+#[test]
+fn raft_new_loads_hard_state_2aa() {
+    let s = storage_with_terms(&[1, 2, 3], &[1, 2, 5], 5);
+    s.wl().set_hardstate(tinyraft::eraftpb::HardState {
+        term: 5,
+        vote: 2,
+        commit: 2,
+    });
+    let r = raft_from(&new_config(1, ET, 1), s);
+    assert_eq!((r.term, r.vote, r.raft_log.committed), (5, 2, 2));
+    assert_eq!(r.state, StateRole::Follower);
+    assert_eq!(r.raft_log.last_index(), 3);
+    for id in 1..=3 {
+        assert!(r.prs().get(id).is_some(), "progress for {id}");
+    }
+    // It keeps its vote: another candidate of term 5 is refused.
+    let mut r = r;
+    r.step(vote_req(MessageType::MsgRequestVote, 3, 1, 5, 5, 3))
+        .expect("step");
+    persist(&mut r);
+    let resp = filter_msgs(&r.msgs, MessageType::MsgRequestVoteResponse, 3);
+    assert_eq!(resp.len(), 1);
+    assert!(resp[0].reject, "already voted for 2 in term 5");
+}
+
+/// Issue 3 (bad input): a message addressed to another node is refused and
+/// changes nothing.
+#[test]
+fn message_to_other_node_refused_2aa() {
+    let mut r = new_raft(1, &[1, 2, 3], ET, 1);
+    let res = r.step(append_msg(2, 3, 4, 0, 0, 0, vec![entry(4, 1)]));
+    assert!(res.is_err(), "{res:?}");
+    assert_eq!(r.term, 0);
+    assert_eq!(r.raft_log.last_index(), 0);
+}

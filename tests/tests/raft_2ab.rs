@@ -663,3 +663,103 @@ fn lossy_network_converges_2ab() {
         );
     }
 }
+
+/// `Config::skip_bcast_commit` (API.md): false sends an advanced commit at
+/// once; true lets it ride the next append/heartbeat — except while a conf
+/// change is pending.
+#[test]
+fn skip_bcast_commit_2ab() {
+    for skip in [false, true] {
+        let mut c = new_config(1, ET, 1);
+        c.skip_bcast_commit = skip;
+        let mut r = raft_from(&c, new_storage(&[1, 2, 3], &[]));
+        make_leader_with_committed_noop(&mut r);
+        r.step(propose(1, "x")).expect("propose");
+        persist(&mut r);
+        take_msgs(&mut r);
+        r.step(append_ack(2, 1, 1, 2)).expect("ack");
+        assert_eq!(r.raft_log.committed, 2);
+        let to3 = appends_to(&r.msgs, 3);
+        if skip {
+            assert!(
+                to3.is_empty(),
+                "skip: commit rides the next message: {to3:?}"
+            );
+        } else {
+            assert_eq!(to3.len(), 1, "no skip: commit sent at once");
+            assert_eq!(to3[0].commit, 2);
+        }
+    }
+    // Pending conf change: broadcast even with skip.
+    let mut c = new_config(1, ET, 1);
+    c.skip_bcast_commit = true;
+    let mut r = raft_from(&c, new_storage(&[1, 2, 3], &[]));
+    make_leader_with_committed_noop(&mut r);
+    r.step(propose_conf(
+        1,
+        &conf_change(tinyraft::eraftpb::ConfChangeType::AddNode, 4),
+    ))
+    .expect("conf change");
+    persist(&mut r);
+    take_msgs(&mut r);
+    r.step(append_ack(2, 1, 1, 2)).expect("ack");
+    assert_eq!(r.raft_log.committed, 2);
+    let to3 = appends_to(&r.msgs, 3);
+    assert_eq!(to3.len(), 1, "conf change pending: commit goes out at once");
+    assert_eq!(to3[0].commit, 2);
+}
+
+/// `Config::max_size_per_msg` (API.md): a MsgAppend carries at most that
+/// many bytes of entries, but always at least one entry.
+#[test]
+fn max_size_per_msg_2ab() {
+    let peers = vec![Peer::Fresh, Peer::Fresh, Peer::Fresh];
+    let mut nt = Network::new_with_config(peers, |id| {
+        let mut c = new_config(id, ET, 1);
+        c.max_size_per_msg = 150;
+        c
+    });
+    nt.send(vec![hup(1)]);
+    nt.isolate(3);
+    for i in 0..6u8 {
+        nt.send(vec![propose(1, vec![i; 100])]);
+    }
+    nt.recover();
+    nt.send(vec![beat(1)]);
+    let to3: Vec<&Message> = nt
+        .delivered
+        .iter()
+        .filter(|m| m.msg_type() == MessageType::MsgAppend && m.to == 3 && !m.entries.is_empty())
+        .collect();
+    assert!(!to3.is_empty());
+    for m in &to3 {
+        assert_eq!(
+            m.entries.len(),
+            1,
+            "two 100-byte entries exceed 150 bytes: {:?}",
+            m.entries.len()
+        );
+    }
+    assert_eq!(log_full(nt.peer(3)), log_full(nt.peer(1)));
+    // A single entry larger than the limit still goes out.
+    nt.send(vec![propose(1, vec![7u8; 1000])]);
+    assert_eq!(nt.peer(3).raft_log.last_index(), 8);
+    assert_eq!(nt.peer(3).raft_log.committed, 8);
+}
+
+/// `RawNode::report_unreachable` sends a replicating follower back to probing.
+#[test]
+fn report_unreachable_2ab() {
+    let mut cl = RawCluster::new(&[1, 2, 3], |id| new_config(id, ET, 1));
+    cl.node(1).campaign().expect("campaign");
+    cl.settle();
+    assert_eq!(
+        cl.node(1).raft.prs().get(2).expect("progress").state,
+        ProgressState::Replicate
+    );
+    cl.node(1).report_unreachable(2);
+    assert_eq!(
+        cl.node(1).raft.prs().get(2).expect("progress").state,
+        ProgressState::Probe
+    );
+}

@@ -827,3 +827,19 @@ fn removed_node_messages_refused_3a() {
     let res = rn.step(append_ack(2, 1, 1, 1));
     assert_eq!(res, Err(Error::StepPeerNotFound));
 }
+
+/// Issue 4: removing the transferee abandons the transfer.
+#[test]
+fn removing_transferee_aborts_transfer_3a() {
+    let mut nt = three();
+    nt.isolate(3);
+    nt.send(vec![transfer(3, 1)]);
+    assert_eq!(nt.peer(1).lead_transferee, Some(3));
+    nt.peer_mut(1)
+        .apply_conf_change(&conf_change(ConfChangeType::RemoveNode, 3))
+        .expect("remove 3");
+    assert_eq!(nt.peer(1).lead_transferee, None);
+    assert_eq!(nt.peer(1).state, StateRole::Leader);
+    nt.send(vec![propose(1, "ok")]);
+    assert_eq!(nt.peer(1).raft_log.committed, 2);
+}
