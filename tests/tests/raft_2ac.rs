@@ -489,3 +489,17 @@ fn status_2ac() {
     assert_eq!(fs.applied, 2);
     assert!(fs.progress.is_none(), "a follower reports no progress");
 }
+
+/// RawNode::propose without a known leader returns `ProposalDropped` and
+/// produces nothing to persist.
+#[test]
+fn raw_node_propose_without_leader_dropped_2ac() {
+    let mut rn = new_raw_node(1, &[1, 2, 3]);
+    assert_eq!(rn.propose("", "x"), Err(Error::ProposalDropped));
+    assert!(!rn.has_ready());
+    rn.campaign().expect("campaign");
+    handle_ready(&mut rn);
+    assert_eq!(rn.raft.state, StateRole::Candidate);
+    assert_eq!(rn.propose("", "x"), Err(Error::ProposalDropped));
+    assert!(!rn.has_ready() || handle_ready(&mut rn).entries.is_empty());
+}
