@@ -32,6 +32,11 @@ impl<S: Storage> Raft<S> {
             info!(self.logger, "not a voter: will not campaign");
             return;
         }
+        if self.term == u64::MAX {
+            // No later term exists: campaigning would reuse this term's vote.
+            info!(self.logger, "cannot campaign: term space exhausted");
+            return;
+        }
         match self.has_unapplied_conf_changes() {
             Ok(false) => {}
             Ok(true) => {

@@ -417,6 +417,9 @@ impl<S: Storage> Raft<S> {
             if self.state == StateRole::Leader && self.lead_transferee.is_some() {
                 self.abort_leader_transfer();
             }
+            if self.state == StateRole::Leader {
+                self.expire_snapshots();
+            }
         }
         if self.state != StateRole::Leader {
             return;
@@ -442,7 +445,13 @@ impl<S: Storage> Raft<S> {
             return Err(Error::StepPeerNotFound);
         }
         // Term 0 carries no term (local messages, forwarded requests): no
-        // term rule applies and the message is handled at the current term.
+        // term rule applies and the message is handled at the current term
+        // (as etcd does). But no leader ever has term 0, so leader traffic
+        // without a term is ignored rather than obeyed.
+        if m.term == 0 && crate::validate::is_leader_msg(t) {
+            debug!(self.logger, "ignoring leader message without a term"; "from" => m.from, "type" => ?t);
+            return Ok(());
+        }
         if m.term != 0 && !crate::validate::is_term_free(t) {
             if m.term > self.term {
                 if !self.step_higher_term(&m) {
@@ -576,16 +585,17 @@ impl<S: Storage> Raft<S> {
                 info!(self.logger, "no leader; dropping read index"; "term" => self.term);
                 return Err(Error::ProposalDropped);
             }
+            // A leader of our term exists: §5.2, step back and follow it.
             MessageType::MsgAppend => {
-                self.become_follower(m.term, m.from);
+                self.become_follower(self.term, m.from);
                 self.handle_append(&m);
             }
             MessageType::MsgHeartbeat => {
-                self.become_follower(m.term, m.from);
+                self.become_follower(self.term, m.from);
                 self.handle_heartbeat(&m);
             }
             MessageType::MsgSnapshot => {
-                self.become_follower(m.term, m.from);
+                self.become_follower(self.term, m.from);
                 self.handle_snapshot(m);
             }
             MessageType::MsgRequestVoteResponse | MessageType::MsgRequestPreVoteResponse => {

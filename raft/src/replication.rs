@@ -307,6 +307,11 @@ impl<S: Storage> Raft<S> {
             }
             return;
         }
+        if m.index > last_index {
+            // No follower can hold entries the leader never had.
+            debug!(self.logger, "ignoring ack beyond our log"; "from" => from, "index" => m.index);
+            return;
+        }
         let old_paused = pr.is_paused();
         if !pr.maybe_update(m.index) {
             return;

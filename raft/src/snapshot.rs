@@ -109,6 +109,25 @@ impl<S: Storage> Raft<S> {
         self.send(resp);
     }
 
+    /// Called every election timeout on the leader: a snapshot not reported
+    /// within one to two election timeouts is presumed lost, and the follower
+    /// goes back to probing (which resends one if it is still needed), so a
+    /// dropped `MsgSnapshot` never stalls a follower forever.
+    pub(crate) fn expire_snapshots(&mut self) {
+        let id = self.id;
+        for (&pid, pr) in self.prs.iter_mut() {
+            if pid == id || pr.state != ProgressState::Snapshot {
+                continue;
+            }
+            if pr.snapshot_stale {
+                debug!(self.logger, "snapshot not reported in time; probing again"; "to" => pid);
+                pr.become_probe();
+            } else {
+                pr.snapshot_stale = true;
+            }
+        }
+    }
+
     /// The application reports how sending a snapshot to `m.from` ended
     /// (`reject` = failure).
     pub(crate) fn handle_snapshot_status(&mut self, m: &Message) {

@@ -22,6 +22,17 @@ pub(crate) fn is_term_free(t: MessageType) -> bool {
     )
 }
 
+/// Message types only a leader sends.
+pub(crate) fn is_leader_msg(t: MessageType) -> bool {
+    matches!(
+        t,
+        MessageType::MsgAppend
+            | MessageType::MsgHeartbeat
+            | MessageType::MsgSnapshot
+            | MessageType::MsgTimeoutNow
+    )
+}
+
 fn invalid(s: String) -> Result<()> {
     Err(Error::InvalidMessage(s))
 }

@@ -24,6 +24,13 @@ use crate::unstable::Unstable;
 /// (or, where the signature has no room for one, are refused, logged and
 /// leave the log unchanged, as each method documents).
 ///
+/// The engine's cycle: persist [`unstable_snapshot`](Self::unstable_snapshot)
+/// (if any) and then [`unstable_entries`](Self::unstable_entries) into the
+/// storage, then acknowledge with [`stable_snap_to`](Self::stable_snap_to) and
+/// [`stable_to`](Self::stable_to). The log keeps acknowledged data in memory
+/// until the storage shows it, so its view never has a hole even if an
+/// acknowledgement runs ahead of what the storage reflects.
+///
 /// ```
 /// use slog::{Discard, Logger, o};
 /// use tinyraft_log::RaftLog;
@@ -123,8 +130,9 @@ impl<S: Storage> RaftLog<S> {
         &mut self.store
     }
 
-    /// The index of the first entry in the log: one past a pending snapshot,
-    /// else the storage's first index.
+    /// The index of the first entry in the log: one past a snapshot received
+    /// by [`restore`](Self::restore) that the storage does not show yet, else
+    /// the storage's first index.
     ///
     /// If the storage fails to answer, the failure is logged and the answer
     /// is the first unstable index (the log then shows only its unstable
@@ -142,11 +150,11 @@ impl<S: Storage> RaftLog<S> {
         }
     }
 
-    /// The index of the last entry in the log (the pending snapshot's index
+    /// The index of the last entry in the log (a restored snapshot's index
     /// if there are no entries after it).
     ///
     /// If the storage fails to answer, the failure is logged and the answer
-    /// is the last index acknowledged durable.
+    /// is the index just before the entries held in memory.
     pub fn last_index(&self) -> u64 {
         if let Some(i) = self.unstable.maybe_last_index() {
             return i;

@@ -44,6 +44,9 @@ pub struct Progress {
     pub pending_snapshot: u64,
     /// The appends in flight in replicate state.
     pub ins: Inflights,
+    /// In snapshot state: a whole election timeout passed without a report,
+    /// so the next one gives up waiting (the message may be lost).
+    pub snapshot_stale: bool,
 }
 
 impl Progress {
@@ -57,12 +60,14 @@ impl Progress {
             probe_sent: false,
             pending_snapshot: 0,
             ins: Inflights::new(ins_size),
+            snapshot_stale: false,
         }
     }
 
     fn reset_state(&mut self, state: ProgressState) {
         self.probe_sent = false;
         self.pending_snapshot = 0;
+        self.snapshot_stale = false;
         self.state = state;
         self.ins.reset();
     }
