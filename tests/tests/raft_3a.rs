@@ -843,3 +843,20 @@ fn removing_transferee_aborts_transfer_3a() {
     nt.send(vec![propose(1, "ok")]);
     assert_eq!(nt.peer(1).raft_log.committed, 2);
 }
+
+/// Issue 4: ReadIndex with no known leader is dropped — no read state, nothing
+/// sent, no panic.
+#[test]
+fn read_index_without_leader_dropped_3a() {
+    let mut rn = new_raw_node(2, &[1, 2, 3]);
+    rn.read_index("nobody leads");
+    let r = handle_ready(&mut rn);
+    assert!(r.read_states.is_empty());
+    assert!(
+        r.all_messages()
+            .iter()
+            .all(|m| m.msg_type() != MessageType::MsgReadIndex),
+        "{r:?}"
+    );
+    assert_eq!(rn.raft.term, 0);
+}
