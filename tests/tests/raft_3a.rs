@@ -860,3 +860,49 @@ fn read_index_without_leader_dropped_3a() {
     );
     assert_eq!(rn.raft.term, 0);
 }
+
+/// One pending change at a time, across leaders: a new leader whose log holds
+/// a conf change it has not applied yet (from an earlier term) refuses another
+/// until that one is applied — else two changes could be in flight at once.
+#[test]
+fn new_leader_counts_unapplied_conf_change_in_log_as_pending_3a() {
+    let s = new_storage(&[1, 2, 3], &[]);
+    {
+        let mut cc = conf_change_entry(&conf_change(ConfChangeType::AddNode, 4));
+        cc.term = 1;
+        cc.index = 2;
+        let mut core = s.wl();
+        core.append(&[entry(1, 1), cc]).expect("append");
+        core.set_hardstate(tinyraft::eraftpb::HardState {
+            term: 1,
+            vote: 0,
+            commit: 1,
+        });
+    }
+    let mut c = new_config(1, ET, 1);
+    c.applied = 1;
+    let mut r = raft_from(&c, s);
+    r.become_candidate();
+    r.become_leader();
+    persist(&mut r);
+    let last = r.raft_log.last_index();
+    assert_eq!(last, 3);
+    r.step(append_ack(2, 1, r.term, last)).expect("ack");
+    assert_eq!(
+        r.raft_log.committed, 3,
+        "the term-2 entry commits the old change too"
+    );
+    let res = r.step(propose_conf(1, &conf_change(ConfChangeType::AddNode, 5)));
+    assert!(
+        matches!(res, Err(Error::ConfChangeRefused(_))),
+        "old change not applied yet: {res:?}"
+    );
+    assert_eq!(r.raft_log.last_index(), last);
+    #[allow(clippy::let_unit_value)]
+    let _ = r.raft_log.applied_to(3);
+    r.apply_conf_change(&conf_change(ConfChangeType::AddNode, 4))
+        .expect("apply");
+    r.step(propose_conf(1, &conf_change(ConfChangeType::AddNode, 5)))
+        .expect("now allowed");
+    assert_eq!(r.raft_log.last_index(), last + 1);
+}
