@@ -2,8 +2,8 @@
 //! Own-log, `must_sync`), under seeded random scheduling: each node takes a
 //! Ready, sends `Ready::messages` at once, and only later persists the Ready
 //! and sends `persisted_messages`; the network reorders, duplicates and
-//! drops; a node may
-//! crash with a Ready not yet persisted (losing it) and restart from storage.
+//! drops; nodes compact their logs behind snapshots; a node may crash with a
+//! Ready not yet persisted (losing it) and restart from storage.
 //! After every step: one leader per term, no two nodes apply different
 //! entries at one index, and no entry applied anywhere is later missing from
 //! a majority's durable logs. Part 2AC.
@@ -32,6 +32,7 @@ struct World {
     leaders: BTreeMap<u64, u64>,
     applied: BTreeMap<u64, (u64, Vec<u8>)>,
     seed: u64,
+    snapshots: usize,
 }
 
 impl World {
@@ -62,6 +63,7 @@ impl World {
             leaders: BTreeMap::new(),
             applied: BTreeMap::new(),
             seed,
+            snapshots: 0,
         }
     }
 
@@ -169,6 +171,9 @@ fn run(seed: u64, rounds: usize) -> usize {
                         w.net.push(m.clone()); // duplicated by the network
                     }
                     if rng.random_range(0..10) != 0 {
+                        if m.msg_type() == tinyraft::eraftpb::MessageType::MsgSnapshot {
+                            w.snapshots += 1;
+                        }
                         if let Some(n) = w.nodes.get_mut(&m.to) {
                             let _ = n.rn.step(m);
                         }
@@ -183,8 +188,20 @@ fn run(seed: u64, rounds: usize) -> usize {
                     .rn
                     .propose("", format!("s{seed}r{round}").into_bytes());
             }
+            95..=96 => {
+                // The engine snapshots its state machine and compacts.
+                let n = &w.nodes[&id];
+                let applied = n.rn.raft.raft_log.applied;
+                if applied > n.store.first_index().expect("first") + 3 {
+                    let cs = n.rn.raft.prs().conf_state();
+                    let mut core = n.store.wl();
+                    if core.create_snapshot(applied, Some(cs), "sm".into()).is_ok() {
+                        core.compact(applied).expect("compact at applied");
+                    }
+                }
+            }
             _ => {
-                if rng.random_range(0..6) == 0 {
+                if rng.random_range(0..4) == 0 {
                     w.crash(id);
                     crashes += 1;
                 }
@@ -234,9 +251,10 @@ fn run(seed: u64, rounds: usize) -> usize {
             if w.nodes.values().all(|n| n.rn.raft.raft_log.applied >= fin) {
                 if std::env::var("RANDOM_DEBUG").is_ok() {
                     eprintln!(
-                        "seed {seed}: {} led terms, {} applied, {crashes} crashes",
+                        "seed {seed}: {} led terms, {} applied, {crashes} crashes, {} snapshots",
                         w.leaders.len(),
-                        w.applied.len()
+                        w.applied.len(),
+                        w.snapshots
                     );
                 }
                 return crashes;
