@@ -893,3 +893,13 @@ fn pre_candidate_learns_higher_term_from_rejection_2aa() {
     );
     assert_eq!(nt.peer(1).term, t);
 }
+
+/// Issue 3: `become_candidate` bumps the term and votes for itself but sends
+/// nothing (the MsgHup handler sends the requests).
+#[test]
+fn become_candidate_emits_nothing_2aa() {
+    let mut r = new_raft(1, &[1, 2, 3], ET, 1);
+    r.become_candidate();
+    assert_eq!((r.term, r.vote, r.state), (1, 1, StateRole::Candidate));
+    assert!(r.msgs.is_empty(), "{:?}", r.msgs);
+}

@@ -68,6 +68,8 @@ fn single_node_commit_one_ready_after_entries_2ac() {
     assert_eq!(r4.hs.map(|h| h.commit), Some(2));
     assert!(r4.entries.is_empty());
     assert!(!rn.has_ready(), "has_ready is false after advance");
+    assert_eq!(rn.raft.raft_log.stabled, 2, "advance moved stabled");
+    assert_eq!(rn.raft.raft_log.applied, 2, "advance moved applied");
 }
 
 /// `must_sync` is true when entries are non-empty or term/vote changed, and

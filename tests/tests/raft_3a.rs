@@ -906,3 +906,39 @@ fn new_leader_counts_unapplied_conf_change_in_log_as_pending_3a() {
         .expect("now allowed");
     assert_eq!(r.raft_log.last_index(), last + 1);
 }
+
+/// Thesis §3.10 (etcd's TestLeaderTransferSecondTransferToSameNode): asking
+/// again for the same transferee does not restart the transfer's timeout.
+#[test]
+fn repeated_transfer_to_same_node_keeps_timeout_3a() {
+    let mut nt = three();
+    nt.isolate(3);
+    nt.send(vec![transfer(3, 1)]);
+    nt.tick_n(1, ET / 2);
+    nt.send(vec![transfer(3, 1)]);
+    assert_eq!(nt.peer(1).lead_transferee, Some(3));
+    nt.tick_n(1, ET - ET / 2);
+    assert_eq!(
+        nt.peer(1).lead_transferee,
+        None,
+        "aborted at the first request's timeout"
+    );
+    assert_leader(&nt, 1, 1);
+}
+
+/// etcd #12133 by timeout: a follower with a committed but unapplied conf
+/// change does not campaign when its election timer fires either.
+#[test]
+fn etcd_12133_no_timeout_campaign_with_unapplied_conf_change_3a() {
+    let mut nt = three();
+    nt.send(vec![propose_conf(
+        1,
+        &conf_change(ConfChangeType::AddNode, 4),
+    )]);
+    let cc_index = nt.peer(1).raft_log.last_index();
+    assert_eq!(nt.peer(2).raft_log.committed, cc_index);
+    nt.isolate(1);
+    nt.tick_n(2, 3 * ET);
+    assert_eq!(nt.peer(2).state, StateRole::Follower);
+    assert_eq!(nt.peer(2).term, 1);
+}
