@@ -66,6 +66,16 @@ impl Model {
             .collect()
     }
 
+    /// Sets `written` to the end of the longest prefix of the view the
+    /// storage holds (once it applied any restored snapshot).
+    fn sync_written(&mut self, store: &MemStorage) {
+        let mut w = self.dummy_index;
+        while w < self.last() && store.term(w + 1).ok() == self.term(w + 1) {
+            w += 1;
+        }
+        self.written = w;
+    }
+
     /// Whether `RaftLog::append` must accept `ents`.
     fn append_ok(&self, ents: &[Entry]) -> bool {
         let Some(first) = ents.first() else {
@@ -83,14 +93,19 @@ impl Model {
 
     fn truncate_append(&mut self, ents: &[Entry]) {
         let Some(first) = ents.first() else { return };
+        // The storage still matches the new view up to just before the
+        // first entry that differs (or up to the last new entry).
+        let same_upto = match ents.iter().find(|e| self.term(e.index) != Some(e.term)) {
+            Some(e) => e.index - 1,
+            None => ents[ents.len() - 1].index,
+        };
+        self.written = self.written.min(same_upto);
         let keep = (first.index - self.first()) as usize;
         self.ents.truncate(keep);
         self.ents.extend_from_slice(ents);
         if first.index <= self.stabled {
             self.stabled = first.index - 1;
         }
-        // The storage's entries from here on are stale now.
-        self.written = self.written.min(first.index - 1);
     }
 }
 
@@ -291,6 +306,9 @@ impl World {
                         .expect("storage takes a newer snapshot");
                     m.written = idx;
                 }
+                // The engine writes what its storage lacks, never rewriting
+                // (and so truncating) what it already holds.
+                m.sync_written(&self.store);
                 if ack {
                     if let Some(s) = m.pending.take() {
                         let idx = s.metadata.as_ref().unwrap().index;
@@ -349,6 +367,7 @@ impl World {
                     return;
                 }
                 // An engine compacts only what it applied and wrote.
+                m.sync_written(&self.store);
                 let limit = m.applied.min(m.written);
                 let i = if limit <= m.dummy_index {
                     m.dummy_index
@@ -504,9 +523,18 @@ impl World {
             assert_eq!(log.term(m.last() + 1), Err(StorageError::Unavailable));
         }
         assert_eq!(log.last_term(), m.term(m.last()).unwrap());
+        // Unacknowledged entries the engine already compacted may still be
+        // listed (they lie below the first index); the rest are the model's.
+        let unstable: Vec<Entry> = log.unstable_entries().to_vec();
+        assert!(unstable.iter().all(|e| e.index > m.stabled));
+        let visible: Vec<Entry> = unstable
+            .into_iter()
+            .filter(|e| e.index >= m.first())
+            .collect();
         assert_eq!(
-            log.unstable_entries(),
-            &m.range(m.stabled + 1, m.last())[..]
+            visible,
+            m.range(m.stabled + 1, m.last()),
+            "unstable entries"
         );
         assert_eq!(log.unstable_snapshot(), m.pending.as_ref());
         let ready = m.range(m.applied + 1, m.committed.min(m.stabled));
