@@ -942,3 +942,41 @@ fn etcd_12133_no_timeout_campaign_with_unapplied_conf_change_3a() {
     assert_eq!(nt.peer(2).state, StateRole::Follower);
     assert_eq!(nt.peer(2).term, 1);
 }
+
+/// Removed leader, end to end: the leader proposes its own removal; once
+/// applied it steps down, never campaigns again, and the rest elect a new
+/// leader that commits without it.
+#[test]
+fn removed_leader_steps_down_end_to_end_3a() {
+    let mut cl = RawCluster::new(&[1, 2, 3], |id| new_config(id, ET, 1));
+    cl.node(1).campaign().expect("campaign");
+    cl.settle();
+    cl.node(1)
+        .propose_conf_change("", conf_change(ConfChangeType::RemoveNode, 1))
+        .expect("remove self");
+    cl.settle();
+    assert_ne!(
+        cl.node(1).raft.state,
+        StateRole::Leader,
+        "applied its own removal"
+    );
+    for id in 2..=3 {
+        assert_eq!(cl.node(id).raft.prs().voter_ids(), vec![2, 3], "node {id}");
+    }
+    for _ in 0..5 * ET {
+        cl.tick_all();
+    }
+    let leaders = cl.leaders();
+    assert_eq!(leaders.len(), 1, "{leaders:?}");
+    let (l, _) = leaders[0];
+    assert_ne!(l, 1, "the removed node never leads again");
+    cl.node(l).propose("", "without 1").expect("propose");
+    cl.settle();
+    for id in 2..=3 {
+        assert_eq!(
+            cl.applied_data(id).last(),
+            Some(&b"without 1".to_vec()),
+            "node {id}"
+        );
+    }
+}
