@@ -6,6 +6,37 @@
 //! the application feeds it ticks and messages through [`RawNode`], and
 //! takes back a [`Ready`] saying what to persist, send and apply.
 //!
+//! # What it implements, and the rule behind each feature
+//!
+//! - **Election** (Raft §5.2, §5.4.1): randomized timeouts in
+//!   `[min_election_tick, max_election_tick)` from a seeded `rand_chacha`
+//!   generator; one vote per term, only for an up-to-date log.
+//!   **Pre-vote** (thesis §9.6, [`Config::pre_vote`]) asks before bumping the
+//!   term; **check-quorum** (thesis §6.2, [`Config::check_quorum`]) makes a
+//!   leader without a live quorum step down and lets followers that hear from
+//!   a leader ignore vote requests.
+//! - **Replication** (§5.3) with per-follower flow control
+//!   ([`ProgressState`]: probe, replicate with an [`Inflights`] window,
+//!   snapshot); rejections carry a hint so divergent logs converge a term at
+//!   a time. **Commit** (§5.4.2): only entries of the leader's term are
+//!   committed by counting replicas, and the leader counts its own log only
+//!   once durable (thesis §10.2.1, [`Raft::on_persist_entries`]).
+//! - **Snapshots** (§7): a follower behind the compacted log gets a
+//!   `MsgSnapshot`; [`RawNode::report_snapshot`] reports the outcome.
+//! - **Leadership transfer** (thesis §3.10): [`RawNode::transfer_leader`].
+//! - **Membership change**, one node at a time through the log (thesis
+//!   §4.1), with Ongaro's 2015 fix (no change before the leader commits an
+//!   entry of its term) and etcd #12133's (no campaign with committed but
+//!   unapplied changes): [`RawNode::propose_conf_change`],
+//!   [`RawNode::apply_conf_change`]; learners receive the log but never vote.
+//! - **ReadIndex** (thesis §6.4): [`RawNode::read_index`], confirmed by a
+//!   heartbeat round, or by the check-quorum lease with
+//!   [`ReadOnlyOption::LeaseBased`].
+//!
+//! Malformed messages are refused with [`Error::InvalidMessage`] before any
+//! state changes; storage failures surface as [`Error::Store`]; nothing that
+//! comes from the network or from storage makes the core panic.
+//!
 //! A three-node cluster, driven in one process, electing a leader and
 //! committing an entry:
 //!

@@ -69,6 +69,34 @@ pub struct RawNode<S: Storage> {
     pub raft: Raft<S>,
     prev_ss: SoftState,
     prev_hs: HardState,
+    /// What the last `ready()` handed out, so `advance` works even if the
+    /// application moved fields out of the `Ready` (`std::mem::take`).
+    handed_out: Option<ReadyRecord>,
+}
+
+/// The parts of a handed-out `Ready` that `advance` acts on.
+#[derive(Clone, Debug, Default)]
+struct ReadyRecord {
+    ss: Option<SoftState>,
+    hs: Option<HardState>,
+    last_entry: Option<(u64, u64)>,
+    snapshot_index: Option<u64>,
+    last_committed: Option<u64>,
+}
+
+impl ReadyRecord {
+    fn of(rd: &Ready) -> ReadyRecord {
+        ReadyRecord {
+            ss: rd.ss.clone(),
+            hs: rd.hs,
+            last_entry: rd.entries.last().map(|e| (e.index, e.term)),
+            snapshot_index: rd
+                .snapshot
+                .as_ref()
+                .map(|s| s.metadata.as_ref().map_or(0, |m| m.index)),
+            last_committed: rd.committed_entries.last().map(|e| e.index),
+        }
+    }
 }
 
 impl<S: Storage> RawNode<S> {
@@ -81,6 +109,7 @@ impl<S: Storage> RawNode<S> {
             raft,
             prev_ss,
             prev_hs,
+            handed_out: None,
         })
     }
 
@@ -232,28 +261,35 @@ impl<S: Storage> RawNode<S> {
             }
         }
         rd.read_states = std::mem::take(&mut r.read_states);
+        self.handed_out = Some(ReadyRecord::of(&rd));
         rd
     }
 
-    /// The application handled `rd`: its entries and snapshot are durable,
-    /// its committed entries applied.
+    /// The application handled `rd`: its snapshot and entries are durable,
+    /// its hard state saved, its committed entries applied. What is
+    /// acknowledged is what [`ready`](Self::ready) handed out, so fields the
+    /// application moved out of `rd` still count.
     pub fn advance(&mut self, rd: Ready) {
-        if let Some(ss) = rd.ss {
+        let rec = match self.handed_out.take() {
+            Some(rec) => rec,
+            None => ReadyRecord::of(&rd),
+        };
+        drop(rd);
+        if let Some(ss) = rec.ss {
             self.prev_ss = ss;
         }
-        if let Some(hs) = rd.hs {
+        if let Some(hs) = rec.hs {
             self.prev_hs = hs;
         }
-        if let Some(snap) = &rd.snapshot {
-            let index = snap.metadata.as_ref().map_or(0, |m| m.index);
+        if let Some(index) = rec.snapshot_index {
             self.raft.on_persist_snap(index);
             self.raft.commit_apply(index);
         }
-        if let Some(last) = rd.entries.last() {
-            self.raft.on_persist_entries(last.index, last.term);
+        if let Some((index, term)) = rec.last_entry {
+            self.raft.on_persist_entries(index, term);
         }
-        if let Some(last) = rd.committed_entries.last() {
-            self.raft.commit_apply(last.index);
+        if let Some(index) = rec.last_committed {
+            self.raft.commit_apply(index);
         }
     }
 

@@ -249,3 +249,36 @@ fn read_index_on_leader_and_follower() {
     }
     let _ = got;
 }
+
+/// An application that moves fields out of the Ready (`std::mem::take`)
+/// before `advance` still gets its entries acknowledged and applied: the
+/// RawNode remembers what it handed out.
+#[test]
+fn advance_acknowledges_what_was_handed_out_even_if_fields_were_taken() {
+    let mut c = Cluster::new(1, |_| {});
+    c.node(1).campaign().unwrap();
+    let store = c.nodes[&1].store.clone();
+    let n = c.node(1);
+    let mut applied = vec![];
+    n.propose("", "p").unwrap();
+    for _ in 0..10 {
+        if !n.has_ready() {
+            break;
+        }
+        let mut rd = n.ready();
+        let ents = std::mem::take(&mut rd.entries);
+        store.wl().append(&ents).unwrap();
+        if let Some(hs) = rd.hs.take() {
+            store.wl().set_hardstate(hs);
+        }
+        applied.extend(
+            std::mem::take(&mut rd.committed_entries)
+                .into_iter()
+                .map(|e| e.index),
+        );
+        n.advance(rd);
+    }
+    assert!(!n.has_ready(), "settles");
+    assert_eq!(applied, vec![1, 2]);
+    assert_eq!(n.raft.raft_log.applied, 2);
+}
