@@ -1,0 +1,401 @@
+//! [`MemStorage`]: the in-memory [`Storage`] used by tests, the simulator and
+//! examples.
+
+use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
+
+use bytes::Bytes;
+use tinyraft_proto::eraftpb::{ConfState, Entry, HardState, Snapshot, SnapshotMetadata};
+
+use super::{MAX_LOG_INDEX, RaftState, Result, Storage, StorageError, limit_size};
+
+/// The data behind a [`MemStorage`] handle; reach it with [`MemStorage::wl`]
+/// (to change it) or [`MemStorage::rl`] (to read it).
+///
+/// It keeps the log as a *dummy* entry (the index and term of the last
+/// compacted or snapshotted entry) followed by the live entries, so
+/// `first_index() == dummy + 1` and `term(dummy)` still answers after a
+/// compaction or snapshot.
+#[derive(Debug, Default)]
+pub struct MemStorageCore {
+    raft_state: RaftState,
+    /// Index of the dummy entry: the last one compacted away or covered by a
+    /// snapshot (0 for a fresh log).
+    dummy_index: u64,
+    /// Term of the dummy entry.
+    dummy_term: u64,
+    /// Live entries; `entries[i].index == dummy_index + 1 + i`.
+    entries: Vec<Entry>,
+    /// The latest snapshot made by `create_snapshot` or `apply_snapshot`.
+    snapshot: Option<Snapshot>,
+    /// Test hook: the next `Storage::snapshot` call fails once.
+    snap_unavailable_once: bool,
+}
+
+impl MemStorageCore {
+    /// The index of the first live entry (`dummy + 1`).
+    pub fn first_index(&self) -> u64 {
+        // dummy_index <= MAX_LOG_INDEX, so this never overflows.
+        self.dummy_index + 1
+    }
+
+    /// The index of the last entry (the dummy's if there are no live ones).
+    pub fn last_index(&self) -> u64 {
+        self.dummy_index + self.entries.len() as u64
+    }
+
+    /// The term of the entry at `idx`: `Compacted` below the dummy entry,
+    /// `Unavailable` beyond the last one.
+    pub fn term(&self, idx: u64) -> Result<u64> {
+        if idx == self.dummy_index {
+            return Ok(self.dummy_term);
+        }
+        if idx < self.dummy_index {
+            return Err(StorageError::Compacted);
+        }
+        if idx > self.last_index() {
+            return Err(StorageError::Unavailable);
+        }
+        Ok(self.entries[(idx - self.first_index()) as usize].term)
+    }
+
+    /// Entries in `[low, high)`, at most `max_size` bytes but at least one
+    /// entry. See [`Storage::entries`].
+    pub fn entries(&self, low: u64, high: u64, max_size: Option<u64>) -> Result<Vec<Entry>> {
+        if low < self.first_index() {
+            return Err(StorageError::Compacted);
+        }
+        if high > self.last_index() + 1 {
+            return Err(StorageError::Unavailable);
+        }
+        if low > high {
+            return Err(StorageError::Other(format!(
+                "invalid entry range: low {low} > high {high}"
+            )));
+        }
+        let lo = (low - self.first_index()) as usize;
+        let hi = (high - self.first_index()) as usize;
+        let mut ents = self.entries[lo..hi].to_vec();
+        limit_size(&mut ents, max_size);
+        Ok(ents)
+    }
+
+    /// The hard state last set (or raised by [`apply_snapshot`](Self::apply_snapshot)).
+    pub fn hard_state(&self) -> &HardState {
+        &self.raft_state.hard_state
+    }
+
+    /// Records the hard state the core reported in a `Ready`.
+    pub fn set_hardstate(&mut self, hs: HardState) {
+        self.raft_state.hard_state = hs;
+    }
+
+    /// The membership last set or taken from a snapshot.
+    pub fn conf_state(&self) -> &ConfState {
+        &self.raft_state.conf_state
+    }
+
+    /// Records the membership (after a conf change was applied).
+    pub fn set_conf_state(&mut self, cs: ConfState) {
+        self.raft_state.conf_state = cs;
+    }
+
+    /// Both parts of the durable state.
+    pub fn raft_state(&self) -> &RaftState {
+        &self.raft_state
+    }
+
+    /// Sets the hard state's commit index. `Unavailable` if `index` is beyond
+    /// the last entry (a commit index must name an entry the node holds).
+    pub fn commit_to(&mut self, index: u64) -> Result<()> {
+        if index > self.last_index() {
+            return Err(StorageError::Unavailable);
+        }
+        self.raft_state.hard_state.commit = index;
+        Ok(())
+    }
+
+    /// Appends `ents`, which must be contiguous.
+    ///
+    /// Entries below `first_index()` are silently dropped (they are already
+    /// covered by the snapshot or compaction point); every existing entry
+    /// from the first new index on is replaced, because entries after a
+    /// conflict are no longer part of the leader's log. A first index beyond
+    /// `last_index() + 1` would leave a gap and is an error, as are
+    /// non-contiguous entries or an index above [`MAX_LOG_INDEX`]; on error
+    /// nothing changes.
+    ///
+    /// ```
+    /// use tinyraft_log::storage::MemStorage;
+    /// use tinyraft_proto::eraftpb::Entry;
+    /// let e = |index, term| Entry { index, term, ..Default::default() };
+    ///
+    /// let s = MemStorage::new();
+    /// s.wl().append(&[e(1, 1), e(2, 1), e(3, 1)]).unwrap();
+    /// s.wl().append(&[e(2, 2)]).unwrap(); // conflict at 2: 3 goes too
+    /// assert_eq!(s.rl().last_index(), 2);
+    /// assert!(s.wl().append(&[e(4, 2)]).is_err()); // gap
+    /// ```
+    pub fn append(&mut self, ents: &[Entry]) -> Result<()> {
+        let (Some(first), Some(last)) = (ents.first(), ents.last()) else {
+            return Ok(());
+        };
+        check_contiguous(ents)?;
+        if last.index > MAX_LOG_INDEX {
+            return Err(StorageError::Other(format!(
+                "entry index {} exceeds the largest log index {MAX_LOG_INDEX}",
+                last.index
+            )));
+        }
+        if first.index > self.last_index() + 1 {
+            return Err(StorageError::Other(format!(
+                "append would leave a gap: first new index {}, last index {}",
+                first.index,
+                self.last_index()
+            )));
+        }
+        if last.index < self.first_index() {
+            return Ok(());
+        }
+        let start = first.index.max(self.first_index());
+        let skip = (start - first.index) as usize;
+        self.entries.truncate((start - self.first_index()) as usize);
+        self.entries.extend_from_slice(&ents[skip..]);
+        Ok(())
+    }
+
+    /// Drops the entries below `compact_index`, so `first_index() ==
+    /// compact_index` afterwards and `term(compact_index - 1)` still answers.
+    ///
+    /// A no-op for `compact_index <= first_index()`; `Unavailable` for
+    /// `compact_index > last_index() + 1`. Compaction does not make a
+    /// snapshot: call [`create_snapshot`](Self::create_snapshot) first so a
+    /// lagging follower can still be caught up.
+    pub fn compact(&mut self, compact_index: u64) -> Result<()> {
+        if compact_index <= self.first_index() {
+            return Ok(());
+        }
+        if compact_index > self.last_index() + 1 {
+            return Err(StorageError::Unavailable);
+        }
+        let new_dummy = compact_index - 1;
+        let term = self.term(new_dummy)?;
+        let drop = (compact_index - self.first_index()) as usize;
+        self.entries.drain(..drop);
+        self.dummy_index = new_dummy;
+        self.dummy_term = term;
+        Ok(())
+    }
+
+    /// Replaces the log with `snap` (a snapshot received from a leader).
+    ///
+    /// Afterwards `first_index() == index + 1`, `term(index)` is the
+    /// snapshot's term, the hard state's commit and term are raised to at
+    /// least the snapshot's index and term, and the membership is the
+    /// snapshot's (an absent conf state counts as empty, as protobuf
+    /// defaults say). `SnapshotOutOfDate` if the snapshot's index is not
+    /// beyond the current dummy entry (`first_index() - 1`): the storage
+    /// already covers it. `Other` for a snapshot without metadata or with an
+    /// index above [`MAX_LOG_INDEX`]. On error nothing changes.
+    pub fn apply_snapshot(&mut self, snap: Snapshot) -> Result<()> {
+        let Some(meta) = snap.metadata.as_ref() else {
+            return Err(StorageError::Other("snapshot has no metadata".to_string()));
+        };
+        if meta.index > MAX_LOG_INDEX {
+            return Err(StorageError::Other(format!(
+                "snapshot index {} exceeds the largest log index {MAX_LOG_INDEX}",
+                meta.index
+            )));
+        }
+        if meta.index < self.first_index() {
+            return Err(StorageError::SnapshotOutOfDate);
+        }
+        self.entries.clear();
+        self.dummy_index = meta.index;
+        self.dummy_term = meta.term;
+        let hs = &mut self.raft_state.hard_state;
+        hs.commit = hs.commit.max(meta.index);
+        hs.term = hs.term.max(meta.term);
+        self.raft_state.conf_state = meta.conf_state.clone().unwrap_or_default();
+        self.snapshot = Some(snap);
+        Ok(())
+    }
+
+    /// Makes (and keeps, for [`Storage::snapshot`]) a snapshot of the state
+    /// machine at `idx`, whose image is `data`. Its term is `term(idx)`; its
+    /// membership is `cs`, or the storage's current one if `cs` is `None`.
+    /// The log is not compacted (call [`compact`](Self::compact) for that).
+    ///
+    /// `SnapshotOutOfDate` if `idx` is not beyond the latest snapshot or is
+    /// below the dummy entry; `Unavailable` if `idx > last_index()`.
+    ///
+    /// ```
+    /// use tinyraft_log::storage::{MemStorage, Storage};
+    /// use tinyraft_proto::eraftpb::Entry;
+    ///
+    /// let s = MemStorage::new_with_conf_state((vec![1], vec![]));
+    /// let ents: Vec<Entry> =
+    ///     (1..=5).map(|i| Entry { index: i, term: 1, ..Default::default() }).collect();
+    /// s.wl().append(&ents).unwrap();
+    /// let snap = s.wl().create_snapshot(3, None, "image".into()).unwrap();
+    /// s.wl().compact(4).unwrap();
+    /// assert_eq!(snap.metadata.as_ref().unwrap().index, 3);
+    /// assert_eq!(s.snapshot(3).unwrap(), snap);
+    /// assert_eq!(s.first_index().unwrap(), 4);
+    /// ```
+    pub fn create_snapshot(
+        &mut self,
+        idx: u64,
+        cs: Option<ConfState>,
+        data: Bytes,
+    ) -> Result<Snapshot> {
+        if idx <= self.snapshot_index() || idx < self.dummy_index {
+            return Err(StorageError::SnapshotOutOfDate);
+        }
+        if idx > self.last_index() {
+            return Err(StorageError::Unavailable);
+        }
+        let term = self.term(idx)?;
+        let conf_state = cs.unwrap_or_else(|| self.raft_state.conf_state.clone());
+        let snap = Snapshot {
+            data,
+            metadata: Some(SnapshotMetadata {
+                conf_state: Some(conf_state),
+                index: idx,
+                term,
+            }),
+        };
+        self.snapshot = Some(snap.clone());
+        Ok(snap)
+    }
+
+    /// The latest snapshot made by [`create_snapshot`](Self::create_snapshot)
+    /// or [`apply_snapshot`](Self::apply_snapshot); if there is none, an
+    /// empty one at index 0 carrying the current membership.
+    pub fn latest_snapshot(&self) -> Snapshot {
+        match &self.snapshot {
+            Some(s) => s.clone(),
+            None => Snapshot {
+                data: Bytes::new(),
+                metadata: Some(SnapshotMetadata {
+                    conf_state: Some(self.raft_state.conf_state.clone()),
+                    index: 0,
+                    term: 0,
+                }),
+            },
+        }
+    }
+
+    /// The index of the latest snapshot (0 if none).
+    fn snapshot_index(&self) -> u64 {
+        self.snapshot
+            .as_ref()
+            .and_then(|s| s.metadata.as_ref())
+            .map_or(0, |m| m.index)
+    }
+
+    /// Test hook: the next [`Storage::snapshot`] call returns
+    /// [`StorageError::SnapshotTemporarilyUnavailable`] once (as an engine
+    /// still building its snapshot would), then behaviour returns to normal.
+    pub fn trigger_snap_unavailable(&mut self) {
+        self.snap_unavailable_once = true;
+    }
+}
+
+/// Whether `ents` have consecutive indexes; the storage's index arithmetic
+/// relies on it.
+fn check_contiguous(ents: &[Entry]) -> Result<()> {
+    for w in ents.windows(2) {
+        if w[0].index.checked_add(1) != Some(w[1].index) {
+            return Err(StorageError::Other(format!(
+                "entries are not contiguous: {} followed by {}",
+                w[0].index, w[1].index
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// An in-memory [`Storage`]: a cheap, cloneable handle to one shared
+/// [`MemStorageCore`], so the application and the consensus core see the
+/// same log.
+///
+/// ```
+/// use tinyraft_log::storage::{MemStorage, Storage};
+/// use tinyraft_proto::eraftpb::{Entry, HardState};
+///
+/// let s = MemStorage::new_with_conf_state((vec![1, 2, 3], vec![]));
+/// let app = s.clone(); // same log
+/// app.wl().append(&[Entry { index: 1, term: 1, ..Default::default() }]).unwrap();
+/// app.wl().set_hardstate(HardState { term: 1, vote: 1, commit: 1 });
+/// assert_eq!(s.last_index().unwrap(), 1);
+/// assert_eq!(s.initial_state().unwrap().hard_state.commit, 1);
+/// ```
+#[derive(Clone, Debug, Default)]
+pub struct MemStorage {
+    core: Arc<RwLock<MemStorageCore>>,
+}
+
+impl MemStorage {
+    /// An empty storage: no entries, no members, default hard state.
+    pub fn new() -> MemStorage {
+        MemStorage::default()
+    }
+
+    /// An empty storage whose membership is `cs`, e.g.
+    /// `(vec![1, 2, 3], vec![])` for three voters: how a new cluster or a
+    /// test starts.
+    pub fn new_with_conf_state(cs: impl Into<ConfState>) -> MemStorage {
+        let s = MemStorage::new();
+        s.wl().set_conf_state(cs.into());
+        s
+    }
+
+    /// Write access to the shared core. Holding the guard blocks every
+    /// other user of this storage, the consensus core included.
+    pub fn wl(&self) -> RwLockWriteGuard<'_, MemStorageCore> {
+        // A panic elsewhere while holding the lock leaves the data itself
+        // intact (every method keeps the core consistent before returning),
+        // so poisoning is not a reason to fail here.
+        self.core.write().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Read access to the shared core.
+    pub fn rl(&self) -> RwLockReadGuard<'_, MemStorageCore> {
+        self.core.read().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+impl Storage for MemStorage {
+    fn initial_state(&self) -> Result<RaftState> {
+        Ok(self.rl().raft_state.clone())
+    }
+
+    fn entries(&self, low: u64, high: u64, max_size: Option<u64>) -> Result<Vec<Entry>> {
+        self.rl().entries(low, high, max_size)
+    }
+
+    fn term(&self, idx: u64) -> Result<u64> {
+        self.rl().term(idx)
+    }
+
+    fn first_index(&self) -> Result<u64> {
+        Ok(self.rl().first_index())
+    }
+
+    fn last_index(&self) -> Result<u64> {
+        Ok(self.rl().last_index())
+    }
+
+    fn snapshot(&self, request_index: u64) -> Result<Snapshot> {
+        let mut core = self.wl();
+        if core.snap_unavailable_once {
+            core.snap_unavailable_once = false;
+            return Err(StorageError::SnapshotTemporarilyUnavailable);
+        }
+        let snap = core.latest_snapshot();
+        if core.snapshot_index() < request_index {
+            return Err(StorageError::SnapshotTemporarilyUnavailable);
+        }
+        Ok(snap)
+    }
+}

@@ -1,0 +1,151 @@
+//! The durable side of the log: the [`Storage`] trait an engine implements,
+//! its error type, and [`MemStorage`], an in-memory implementation for tests,
+//! simulations and examples.
+//!
+//! A `Storage` holds what the engine has made durable: the hard state, the
+//! membership, the latest snapshot and the log entries after it. The
+//! consensus core only *reads* it; the engine writes it while processing a
+//! `Ready` (for `MemStorage`, through [`MemStorage::wl`]).
+//!
+//! Index conventions (shared with etcd-raft and raft-rs): the entry just
+//! before [`Storage::first_index`] is a *dummy*: its entry is gone (compacted
+//! or covered by a snapshot) but [`Storage::term`] still answers for it, so a
+//! leader can check `log_term` at the boundary. A fresh storage has
+//! `first_index() == 1`, `last_index() == 0` and `term(0) == 0`.
+
+mod mem;
+
+pub use mem::{MemStorage, MemStorageCore};
+
+use tinyraft_proto::eraftpb::{ConfState, Entry, HardState, Snapshot};
+
+/// The largest index a log entry or snapshot may have.
+///
+/// `u64::MAX` itself is reserved so that "one past the last index" (the
+/// exclusive end of [`Storage::entries`], the first index after a snapshot)
+/// is always representable. Appends and snapshots beyond it are refused with
+/// an error, never wrapped.
+pub const MAX_LOG_INDEX: u64 = u64::MAX - 1;
+
+/// Errors of [`Storage`] and of the log built on it.
+///
+/// ```
+/// use tinyraft_log::StorageError;
+/// assert_eq!(StorageError::Compacted.to_string(), "log compacted: the requested index is below the first available entry");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StorageError {
+    /// The requested index is below the first available entry: it was
+    /// compacted away (or lies under a snapshot). A leader answers this by
+    /// sending a snapshot.
+    #[error("log compacted: the requested index is below the first available entry")]
+    Compacted,
+    /// The requested index is beyond the last entry.
+    #[error("log unavailable: the requested index is beyond the last entry")]
+    Unavailable,
+    /// The snapshot is older than what the storage already has.
+    #[error("snapshot out of date: the storage already covers its index")]
+    SnapshotOutOfDate,
+    /// No snapshot covering the requested index is ready yet; try again later.
+    #[error("snapshot temporarily unavailable")]
+    SnapshotTemporarilyUnavailable,
+    /// Anything else: an engine's IO error, or a malformed request (the text
+    /// says what was wrong).
+    #[error("storage error: {0}")]
+    Other(String),
+}
+
+/// The result type of [`Storage`] and of the log built on it.
+pub type Result<T> = std::result::Result<T, StorageError>;
+
+/// The durable state a node starts from: its hard state (term, vote, commit)
+/// and its membership.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct RaftState {
+    /// Term, vote and commit index last made durable.
+    pub hard_state: HardState,
+    /// Voters and learners last made durable.
+    pub conf_state: ConfState,
+}
+
+impl RaftState {
+    /// A state from its two parts.
+    pub fn new(hard_state: HardState, conf_state: ConfState) -> RaftState {
+        RaftState {
+            hard_state,
+            conf_state,
+        }
+    }
+}
+
+/// Read access to an engine's durable Raft state.
+///
+/// Implementations return errors rather than panicking: [`StorageError::Compacted`]
+/// for an index below [`first_index`](Storage::first_index) minus one,
+/// [`StorageError::Unavailable`] beyond [`last_index`](Storage::last_index), and
+/// [`StorageError::Other`] for their own failures. The core turns them into
+/// Raft decisions (for example, a leader sends a snapshot on `Compacted`).
+///
+/// ```
+/// use tinyraft_log::storage::{MemStorage, Storage};
+/// use tinyraft_proto::eraftpb::Entry;
+///
+/// let s = MemStorage::new_with_conf_state((vec![1, 2, 3], vec![]));
+/// s.wl().append(&[Entry { index: 1, term: 1, ..Default::default() }]).unwrap();
+/// assert_eq!(s.first_index().unwrap(), 1);
+/// assert_eq!(s.last_index().unwrap(), 1);
+/// assert_eq!(s.term(1).unwrap(), 1);
+/// assert_eq!(s.initial_state().unwrap().conf_state.voters, vec![1, 2, 3]);
+/// ```
+pub trait Storage {
+    /// The hard state and membership to start from.
+    fn initial_state(&self) -> Result<RaftState>;
+
+    /// Entries in `[low, high)`, cut to at most `max_size` bytes of encoded
+    /// entries, but at least one entry even if it alone exceeds `max_size`
+    /// (`None` means no limit). `Compacted` if `low < first_index()`,
+    /// `Unavailable` if `high > last_index() + 1`.
+    fn entries(&self, low: u64, high: u64, max_size: Option<u64>) -> Result<Vec<Entry>>;
+
+    /// The term of the entry at `idx`, for `first_index() - 1 <= idx <=
+    /// last_index()` (the dummy entry before the first one included).
+    fn term(&self, idx: u64) -> Result<u64>;
+
+    /// The index of the first entry still available (the one after the
+    /// latest snapshot or compaction point).
+    fn first_index(&self) -> Result<u64>;
+
+    /// The index of the last entry (the snapshot's index if the log after it
+    /// is empty).
+    fn last_index(&self) -> Result<u64>;
+
+    /// The latest snapshot, or [`StorageError::SnapshotTemporarilyUnavailable`]
+    /// if none at least as recent as `request_index` is ready yet.
+    fn snapshot(&self, request_index: u64) -> Result<Snapshot>;
+}
+
+/// Cuts `ents` to the longest prefix whose encoded size stays within
+/// `max_size`, keeping at least one entry so a single large entry can still
+/// make progress. `None` keeps everything.
+pub(crate) fn limit_size(ents: &mut Vec<Entry>, max_size: Option<u64>) {
+    let Some(max) = max_size else { return };
+    if ents.len() <= 1 {
+        return;
+    }
+    let mut size: u64 = 0;
+    let mut keep = 0;
+    for e in ents.iter() {
+        size = size.saturating_add(entry_size(e));
+        if keep > 0 && size > max {
+            break;
+        }
+        keep += 1;
+    }
+    ents.truncate(keep);
+}
+
+/// The encoded size of one entry, the unit `max_size` limits count in.
+pub(crate) fn entry_size(e: &Entry) -> u64 {
+    use prost::Message as _;
+    e.encoded_len() as u64
+}

@@ -1,0 +1,218 @@
+//! The unstable segment of the log: what this node has accepted but the
+//! engine has not yet made durable.
+
+use tinyraft_proto::eraftpb::{Entry, Snapshot};
+
+/// Entries (and possibly a snapshot) not yet persisted.
+///
+/// The log as the core sees it is the storage's entries below `offset`
+/// followed by `entries` (whose first index is `offset`). A pending snapshot
+/// sits just under `offset` (its index is `offset - 1`) and hides everything
+/// the storage holds: until it is persisted the storage still has the old
+/// log, which the snapshot replaces.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub(crate) struct Unstable {
+    /// A snapshot received from a leader, not yet persisted.
+    pub snapshot: Option<Snapshot>,
+    /// Entries not yet persisted; `entries[i].index == offset + i`.
+    pub entries: Vec<Entry>,
+    /// The index of `entries[0]`, or where the next unstable entry goes.
+    pub offset: u64,
+}
+
+impl Unstable {
+    /// An empty segment whose next entry will have index `offset`.
+    pub fn new(offset: u64) -> Unstable {
+        Unstable {
+            snapshot: None,
+            entries: Vec::new(),
+            offset,
+        }
+    }
+
+    /// The index and term of the pending snapshot, if any.
+    fn snapshot_index_term(&self) -> Option<(u64, u64)> {
+        let meta = self.snapshot.as_ref()?.metadata.as_ref()?;
+        Some((meta.index, meta.term))
+    }
+
+    /// The index of the pending snapshot, if any.
+    pub fn snapshot_index(&self) -> Option<u64> {
+        self.snapshot_index_term().map(|(i, _)| i)
+    }
+
+    /// The first index of the log if a pending snapshot decides it.
+    pub fn maybe_first_index(&self) -> Option<u64> {
+        // A snapshot index is at most MAX_LOG_INDEX (checked by restore).
+        self.snapshot_index().map(|i| i.saturating_add(1))
+    }
+
+    /// The last index of the log if this segment decides it.
+    pub fn maybe_last_index(&self) -> Option<u64> {
+        match self.entries.last() {
+            Some(e) => Some(e.index),
+            None => self.snapshot_index(),
+        }
+    }
+
+    /// The term of `idx` if this segment holds it (an entry or the pending
+    /// snapshot's index).
+    pub fn maybe_term(&self, idx: u64) -> Option<u64> {
+        if idx < self.offset {
+            let (si, st) = self.snapshot_index_term()?;
+            return (si == idx).then_some(st);
+        }
+        let pos = usize::try_from(idx - self.offset).ok()?;
+        self.entries.get(pos).map(|e| e.term)
+    }
+
+    /// Entries up to `idx` (whose term is `term`) are durable: drop them.
+    /// Returns false, changing nothing, if this segment does not hold `idx`
+    /// with `term` (a stale acknowledgement: the entry was replaced since).
+    pub fn stable_entries(&mut self, idx: u64, term: u64) -> bool {
+        if idx < self.offset || self.maybe_term(idx) != Some(term) {
+            return false;
+        }
+        let n = (idx - self.offset + 1) as usize;
+        self.entries.drain(..n);
+        self.offset = idx + 1;
+        // Entries after the snapshot are durable only on top of it: the
+        // engine persists a Ready's snapshot before its entries.
+        self.snapshot = None;
+        true
+    }
+
+    /// The pending snapshot at `idx` is durable: drop it. False if there is
+    /// no pending snapshot at `idx`.
+    pub fn stable_snap(&mut self, idx: u64) -> bool {
+        if self.snapshot_index() == Some(idx) {
+            self.snapshot = None;
+            true
+        } else {
+            false
+        }
+    }
+
+    /// Replaces everything with `snap` (whose index must be at most
+    /// `MAX_LOG_INDEX`).
+    pub fn restore(&mut self, snap: Snapshot) {
+        let index = snap.metadata.as_ref().map_or(0, |m| m.index);
+        self.entries.clear();
+        self.offset = index.saturating_add(1);
+        self.snapshot = Some(snap);
+    }
+
+    /// Appends `ents` (contiguous; the caller checks that the first index
+    /// is at most one past the last and above any pending snapshot),
+    /// replacing every unstable entry from `ents[0].index` on.
+    pub fn truncate_and_append(&mut self, ents: &[Entry]) {
+        let Some(first) = ents.first() else { return };
+        let after = first.index;
+        if after <= self.offset {
+            // Replaces the whole segment, and possibly durable entries too:
+            // the view now switches to these entries from `after` on.
+            self.offset = after;
+            self.entries.clear();
+        } else {
+            let keep = (after - self.offset) as usize;
+            self.entries.truncate(keep);
+        }
+        self.entries.extend_from_slice(ents);
+    }
+
+    /// The unstable entries in `[lo, hi)`, clipped to what this segment
+    /// holds.
+    pub fn slice(&self, lo: u64, hi: u64) -> &[Entry] {
+        let len = self.entries.len() as u64;
+        let lo = lo.saturating_sub(self.offset).min(len) as usize;
+        let hi = hi.saturating_sub(self.offset).min(len) as usize;
+        if lo >= hi { &[] } else { &self.entries[lo..hi] }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tinyraft_proto::eraftpb::SnapshotMetadata;
+
+    fn e(index: u64, term: u64) -> Entry {
+        Entry {
+            index,
+            term,
+            ..Default::default()
+        }
+    }
+
+    fn snap(index: u64, term: u64) -> Snapshot {
+        Snapshot {
+            metadata: Some(SnapshotMetadata {
+                index,
+                term,
+                ..Default::default()
+            }),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn first_and_last_index_come_from_snapshot_and_entries() {
+        let mut u = Unstable::new(5);
+        assert_eq!(u.maybe_first_index(), None);
+        assert_eq!(u.maybe_last_index(), None);
+        u.truncate_and_append(&[e(5, 1), e(6, 1)]);
+        assert_eq!(u.maybe_last_index(), Some(6));
+        u.restore(snap(10, 2));
+        assert_eq!(u.maybe_first_index(), Some(11));
+        assert_eq!(u.maybe_last_index(), Some(10));
+        assert_eq!(u.offset, 11);
+        assert!(u.entries.is_empty());
+    }
+
+    #[test]
+    fn maybe_term_covers_snapshot_and_entries_only() {
+        let mut u = Unstable::new(5);
+        u.restore(snap(4, 1));
+        u.truncate_and_append(&[e(5, 2)]);
+        assert_eq!(u.maybe_term(3), None);
+        assert_eq!(u.maybe_term(4), Some(1));
+        assert_eq!(u.maybe_term(5), Some(2));
+        assert_eq!(u.maybe_term(6), None);
+        assert_eq!(u.maybe_term(u64::MAX), None);
+    }
+
+    /// A stale acknowledgement (the entry was since replaced by one of
+    /// another term) must not mark the new entry durable.
+    #[test]
+    fn stable_entries_ignores_term_mismatch() {
+        let mut u = Unstable::new(1);
+        u.truncate_and_append(&[e(1, 1), e(2, 1)]);
+        assert!(!u.stable_entries(2, 2));
+        assert!(!u.stable_entries(3, 1));
+        assert!(u.stable_entries(1, 1));
+        assert_eq!(u.offset, 2);
+        assert_eq!(u.entries, vec![e(2, 1)]);
+    }
+
+    #[test]
+    fn truncate_and_append_before_inside_and_after() {
+        let mut u = Unstable::new(5);
+        u.truncate_and_append(&[e(5, 1), e(6, 1), e(7, 1)]);
+        u.truncate_and_append(&[e(8, 1)]); // directly after
+        assert_eq!(u.entries.len(), 4);
+        u.truncate_and_append(&[e(7, 2)]); // inside: 8 goes
+        assert_eq!(u.entries, vec![e(5, 1), e(6, 1), e(7, 2)]);
+        u.truncate_and_append(&[e(3, 3)]); // before the segment
+        assert_eq!(u.offset, 3);
+        assert_eq!(u.entries, vec![e(3, 3)]);
+    }
+
+    #[test]
+    fn slice_clips_to_segment() {
+        let mut u = Unstable::new(5);
+        u.truncate_and_append(&[e(5, 1), e(6, 1), e(7, 1)]);
+        assert_eq!(u.slice(0, 100).len(), 3);
+        assert_eq!(u.slice(6, 7), &[e(6, 1)]);
+        assert!(u.slice(8, 3).is_empty());
+        assert!(u.slice(u64::MAX, u64::MAX).is_empty());
+    }
+}
