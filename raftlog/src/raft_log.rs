@@ -325,11 +325,15 @@ impl<S: Storage> RaftLog<S> {
     /// A snapshot received from a leader (by [`restore`](Self::restore))
     /// that is not yet persisted.
     pub fn unstable_snapshot(&self) -> Option<&Snapshot> {
-        self.unstable.snapshot.as_ref()
+        self.unstable
+            .snapshot
+            .as_ref()
+            .filter(|_| !self.unstable.snapshot_acked)
     }
 
-    /// The snapshot to send a follower: the pending one if any, else the
-    /// storage's (`SnapshotTemporarilyUnavailable` if the storage has none
+    /// The snapshot to send a follower: the one received by
+    /// [`restore`](Self::restore) while the storage does not show it yet,
+    /// else the storage's (`SnapshotTemporarilyUnavailable` if the storage has none
     /// covering `request_index` yet).
     pub fn snapshot(&self, request_index: u64) -> Result<Snapshot> {
         match &self.unstable.snapshot {
@@ -611,8 +615,8 @@ impl<S: Storage> RaftLog<S> {
     }
 
     /// The engine made the entries up to `idx` durable, the one at `idx`
-    /// having term `term`: they leave the unstable segment and
-    /// [`stabled`](Self::stabled) becomes `idx`.
+    /// having term `term`: [`stabled`](Self::stabled) becomes `idx` and they
+    /// leave [`unstable_entries`](Self::unstable_entries).
     ///
     /// Ignored (logged at debug level) if the log no longer has `term` at
     /// `idx`: the acknowledgement is stale, the entry was replaced after the
@@ -621,35 +625,99 @@ impl<S: Storage> RaftLog<S> {
     /// the snapshot durable (the engine persists a snapshot before the
     /// entries that follow it); one naming the pending snapshot's own index
     /// and term is [`stable_snap_to`](Self::stable_snap_to).
+    ///
+    /// The log keeps serving acknowledged entries from memory until the
+    /// storage shows them (same index and term), so an engine that
+    /// acknowledges before its [`Storage`] reflects the write (or a test
+    /// that never writes) never makes entries vanish from the log.
     pub fn stable_to(&mut self, idx: u64, term: u64) {
-        if let Some(snap) = self
-            .unstable
-            .snapshot
-            .as_ref()
-            .and_then(|s| s.metadata.as_ref())
-        {
-            if snap.index == idx && snap.term == term {
+        if let Some((si, st)) = self.pending_snapshot_index_term() {
+            if si == idx && st == term {
                 self.stable_snap_to(idx);
                 return;
             }
         }
-        if self.unstable.stable_entries(idx, term) {
-            self.stabled = self.stabled.max(idx);
+        let known = idx >= self.unstable.offset && self.unstable.maybe_term(idx) == Some(term);
+        if known && idx > self.stabled {
+            if self.pending_snapshot_index_term().is_some() {
+                // Entries after the snapshot are durable only on top of it.
+                self.unstable.snapshot_acked = true;
+            }
+            self.stabled = idx;
         } else {
-            debug!(self.logger, "ignoring a stale or unknown stable_to";
+            debug!(self.logger, "ignoring a stale or repeated stable_to";
                 "index" => idx, "term" => term, "stabled" => self.stabled);
         }
+        self.release_persisted();
     }
 
-    /// The pending snapshot at `index` is durable: it leaves the unstable
-    /// segment and [`stabled`](Self::stabled) becomes at least `index`.
-    /// Ignored (logged) if no snapshot at `index` is pending.
+    /// The pending snapshot at `index` is durable: it is no longer
+    /// [`unstable_snapshot`](Self::unstable_snapshot) and
+    /// [`stabled`](Self::stabled) becomes at least `index`. Ignored (logged
+    /// at debug level) if no snapshot at `index` is pending.
     pub fn stable_snap_to(&mut self, index: u64) {
-        if self.unstable.stable_snap(index) {
-            self.stabled = self.stabled.max(index);
-        } else {
-            debug!(self.logger, "ignoring stable_snap_to without a pending snapshot";
-                "index" => index);
+        match self.pending_snapshot_index_term() {
+            Some((si, _)) if si == index => {
+                self.unstable.snapshot_acked = true;
+                self.stabled = self.stabled.max(index);
+            }
+            _ => {
+                debug!(self.logger, "ignoring stable_snap_to without a pending snapshot there";
+                    "index" => index);
+            }
+        }
+        self.release_persisted();
+    }
+
+    /// The index and term of the snapshot not yet acknowledged, if any.
+    fn pending_snapshot_index_term(&self) -> Option<(u64, u64)> {
+        if self.unstable.snapshot_acked {
+            return None;
+        }
+        self.unstable.snapshot_index_term()
+    }
+
+    /// Drops from memory the acknowledged snapshot and entries the storage
+    /// now shows, so the view moves to the storage without changing.
+    fn release_persisted(&mut self) {
+        if self.unstable.snapshot_acked {
+            if let Some((si, st)) = self.unstable.snapshot_index_term() {
+                let shown = match self.store.first_index() {
+                    Ok(f) if f > si.saturating_add(1) => true,
+                    Ok(f) if f == si.saturating_add(1) => self.store.term(si) == Ok(st),
+                    _ => false,
+                };
+                if shown {
+                    self.unstable.snapshot = None;
+                    self.unstable.snapshot_acked = false;
+                }
+            }
+        }
+        let Some(last) = self.unstable.entries.last().map(|e| e.index) else {
+            return;
+        };
+        let upto = self.stabled.min(last);
+        if upto < self.unstable.offset {
+            return;
+        }
+        let Ok(store_first) = self.store.first_index() else {
+            return;
+        };
+        let lo = self.unstable.offset.max(store_first);
+        // The storage compacted beyond `upto`: it holds them in a snapshot.
+        let mut shown = lo > upto;
+        if !shown {
+            if let Ok(stored) = self.store.entries(lo, upto + 1, None) {
+                let mine = self.unstable.slice(lo, upto + 1);
+                shown = stored.len() == mine.len()
+                    && stored
+                        .iter()
+                        .zip(mine)
+                        .all(|(a, b)| a.index == b.index && a.term == b.term);
+            }
+        }
+        if shown {
+            self.unstable.drop_through(upto);
         }
     }
 

@@ -85,7 +85,7 @@ impl Model {
     }
 }
 
-/// One step. Numbers are raw choices; `run` turns them into indexes relative
+/// One step. Numbers are raw choices; `World::step` turns them into indexes relative
 /// to the current state so most steps do something interesting.
 #[derive(Debug, Clone)]
 enum Op {
@@ -140,6 +140,14 @@ enum Op {
     AppliedTo {
         delta: i64,
     },
+    /// Read-only: `slice` with a size limit and `find_conflict_by_term`,
+    /// checked against the model.
+    Query {
+        lo: u64,
+        len: u64,
+        max_entries: Option<u64>,
+        term: u64,
+    },
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -159,6 +167,8 @@ fn op() -> impl Strategy<Value = Op> {
         3 => (0..6u64).prop_map(|delta| Op::CommitTo { delta }),
         2 => (0..4u64, any::<bool>()).prop_map(|(back, right_term)| Op::MaybeCommit { back, right_term }),
         3 => (-2..5i64).prop_map(|delta| Op::AppliedTo { delta }),
+        3 => (0..12u64, 0..8u64, proptest::option::of(0..5u64), 0..8u64)
+            .prop_map(|(lo, len, max_entries, term)| Op::Query { lo, len, max_entries, term }),
     ]
 }
 
@@ -355,6 +365,62 @@ impl World {
                 if expect {
                     m.committed = k;
                 }
+            }
+            Op::Query {
+                lo,
+                len,
+                max_entries,
+                term,
+            } => {
+                // lo counts back from one past the last index.
+                let lo = (m.last() + 1).saturating_sub(lo);
+                let hi = lo.saturating_add(len);
+                // A limit around k entries' worth of bytes (entries here
+                // differ in size only by their index's varint length).
+                let one = m.ents.first().map_or(1, common::size);
+                let max_size = max_entries.map(|k| k * one);
+                let expected = if lo < m.first() {
+                    Err(StorageError::Compacted)
+                } else if hi > m.last() + 1 {
+                    Err(StorageError::Unavailable)
+                } else {
+                    let mut v = m.range(lo, hi - 1);
+                    if let Some(max) = max_size {
+                        // The longest prefix within max, but at least one entry.
+                        let mut total = 0;
+                        let keep = v
+                            .iter()
+                            .take_while(|e| {
+                                total += common::size(e);
+                                total <= max
+                            })
+                            .count();
+                        v.truncate(keep.max(1));
+                    }
+                    Ok(v)
+                };
+                assert_eq!(
+                    log.slice(lo, hi, max_size),
+                    expected,
+                    "slice({lo}, {hi}, {max_size:?})"
+                );
+                let idx = (m.last() + 1).saturating_sub(len);
+                let want = {
+                    let mut i = idx.min(m.last());
+                    loop {
+                        match m.term(i) {
+                            Some(t) if t <= term => break (i, t),
+                            Some(_) if i > 0 => i -= 1,
+                            Some(_) => break (0, 0),
+                            None => break (i, 0),
+                        }
+                    }
+                };
+                assert_eq!(
+                    log.find_conflict_by_term(idx, term),
+                    want,
+                    "find_conflict_by_term({idx}, {term})"
+                );
             }
             Op::AppliedTo { delta } => {
                 let k = m.applied.saturating_add_signed(delta);

@@ -589,3 +589,76 @@ fn display_shows_cursors() {
     let s = log.to_string();
     assert!(s.contains("committed=0") && s.contains("stabled=2"), "{s}");
 }
+
+/// An acknowledgement the storage does not (yet) reflect must not make
+/// entries vanish: the log serves them from memory until the storage shows
+/// them (a test that never writes, or an engine whose reads lag its acks).
+#[test]
+fn ack_without_write_keeps_entries_in_view() {
+    let mut log = log_with(&ents(1, 2, 1));
+    log.append(&ents(3, 4, 1));
+    log.stable_to(4, 1);
+    assert_eq!(log.stabled, 4);
+    assert!(log.unstable_entries().is_empty());
+    assert_eq!(log.last_index(), 4);
+    assert_eq!(log.all_entries(), ents(1, 4, 1));
+    log.commit_to(4).unwrap();
+    assert_eq!(log.next_entries(), Some(ents(1, 4, 1)));
+    assert!(log.to_string().contains("unstable.len=2"), "{log}");
+    // Once the storage has them, the next acknowledgement releases memory.
+    log.store().wl().append(&ents(3, 4, 1)).unwrap();
+    log.stable_to(4, 1);
+    assert!(log.to_string().contains("unstable.len=0"), "{log}");
+    assert_eq!(log.all_entries(), ents(1, 4, 1));
+}
+
+/// A conflicting append after an unbacked acknowledgement lowers stabled
+/// and offers the replacement for persisting.
+#[test]
+fn conflict_after_unbacked_ack() {
+    let mut log = log_with(&ents(1, 2, 1));
+    log.append(&ents(3, 5, 1));
+    log.stable_to(5, 1);
+    assert_eq!(log.append(&[e(4, 2)]), 4);
+    assert_eq!(log.stabled, 3);
+    assert_eq!(log.unstable_entries(), &[e(4, 2)]);
+    assert_eq!(log.all_entries(), vec![e(1, 1), e(2, 1), e(3, 1), e(4, 2)]);
+}
+
+/// A snapshot acknowledged before the storage applied it stays the log's
+/// base (the storage still has the old log) but is no longer pending.
+#[test]
+fn snapshot_ack_without_apply_keeps_view() {
+    let mut log = log_with(&ents(1, 3, 1));
+    log.restore(snap(8, 2)).unwrap();
+    log.stable_snap_to(8);
+    assert!(log.unstable_snapshot().is_none());
+    assert_eq!(log.stabled, 8);
+    assert_eq!(log.first_index(), 9);
+    assert_eq!(log.term(8), Ok(2));
+    assert_eq!(log.snapshot(0), Ok(snap(8, 2)));
+    log.append(&ents(9, 9, 2));
+    assert_eq!(log.unstable_entries(), &ents(9, 9, 2)[..]);
+    // The storage catches up; the next acknowledgement releases memory.
+    log.store().wl().apply_snapshot(snap(8, 2)).unwrap();
+    log.store().wl().append(&ents(9, 9, 2)).unwrap();
+    log.stable_to(9, 2);
+    assert!(!log.to_string().contains("snapshot"), "{log}");
+    assert_eq!(log.first_index(), 9);
+    assert_eq!(log.all_entries(), ents(9, 9, 2));
+}
+
+/// The storage still holding the *replaced* entries (same indexes, old
+/// terms) does not count as showing the acknowledged ones.
+#[test]
+fn stale_storage_entries_do_not_release_new_ones() {
+    let mut log = log_with(&ents(1, 5, 1));
+    log.append(&ents(3, 5, 2));
+    log.stable_to(5, 2); // acknowledged, but the storage still has term 1 there
+    assert_eq!(
+        log.all_entries(),
+        vec![e(1, 1), e(2, 1), e(3, 2), e(4, 2), e(5, 2)]
+    );
+    assert_eq!(log.term(4), Ok(2));
+    assert!(log.to_string().contains("unstable.len=3"), "{log}");
+}
