@@ -29,7 +29,8 @@
 //!
 //! * a `Put`/`Append` without a return (`return_ms: None`: the client timed
 //!   out or crashed) may take effect at any time after its call, or never;
-//! * a `Get` without an output constrains nothing and is ignored;
+//! * a `Get` without an output (or without a return time) constrains
+//!   nothing and is ignored;
 //! * events at the same millisecond are treated as concurrent (a return at
 //!   `t` does not precede a call at `t`): the simulator's clock cannot order
 //!   them, and assuming an order could invent a violation.

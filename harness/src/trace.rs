@@ -589,6 +589,27 @@ impl Trace {
     }
 }
 
+/// Reads events back from [`Trace::to_jsonl`]'s format (blank lines are
+/// skipped), e.g. to render a saved trace with
+/// [`crate::timeline::render_html`]. An unparsable line is an error naming
+/// its line number.
+///
+/// ```
+/// use tinyraft_harness::trace::{parse_jsonl, EventKind, Trace};
+///
+/// let mut t = Trace::new(true);
+/// t.push(3, EventKind::Heal);
+/// assert_eq!(parse_jsonl(&t.to_jsonl()).unwrap(), t.events());
+/// assert!(parse_jsonl("{not json}").is_err());
+/// ```
+pub fn parse_jsonl(text: &str) -> Result<Vec<TraceEvent>, String> {
+    text.lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+        .map(|(i, l)| serde_json::from_str(l).map_err(|e| format!("trace line {}: {e}", i + 1)))
+        .collect()
+}
+
 impl Default for Trace {
     /// A trace that keeps only the hash and the recent ring.
     fn default() -> Trace {
