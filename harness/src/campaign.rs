@@ -331,21 +331,9 @@ pub fn percentile(samples: &[u64], p: f64) -> u64 {
     v[rank.min(v.len() - 1)]
 }
 
-/// A self-contained HTML page of a run's trace (one lane per node).
+/// A self-contained HTML timeline of a run's trace (one lane per node,
+/// roles and terms over time, messages as arrows, faults and violations
+/// marked): [`crate::timeline::render_html`] over the retained events.
 pub fn render_timeline(trace: &crate::trace::Trace, title: &str) -> String {
-    let mut rows = String::new();
-    for e in trace.events() {
-        let line = e
-            .to_string()
-            .replace('&', "&amp;")
-            .replace('<', "&lt;")
-            .replace('>', "&gt;");
-        rows.push_str("<li>");
-        rows.push_str(&line);
-        rows.push_str("</li>\n");
-    }
-    let t = title.replace('<', "&lt;");
-    format!(
-        "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>{t}</title></head><body><h1>{t}</h1><ol>{rows}</ol></body></html>\n"
-    )
+    crate::timeline::render_html(trace.events(), title)
 }
