@@ -94,6 +94,8 @@ pub fn sim_config(opts: &CampaignOptions, seed: u64) -> SimConfig {
         seed,
         snapshot_interval: snapshots.then_some(5 + seed % 20),
         keep_trace: opts.keep_trace,
+        // Every eighth seed pushes each message through the wire format.
+        wire_roundtrip: seed % 8 == 0,
         ..Default::default()
     }
 }

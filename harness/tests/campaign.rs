@@ -1,15 +1,15 @@
 //! The main job as a test: a campaign of seeds with every fault kind,
 //! checking every invariant after every event, liveness after healing and
-//! linearizability of the client history. 200+ seeds in `--release`; a
+//! linearizability of the client history. 1000 seeds in `--release`; a
 //! handful in debug builds, where the simulator is ~20x slower.
 
 use tinyraft_harness::campaign::{CampaignOptions, run_campaign};
 
 #[test]
 fn campaign_all_faults() {
-    let seeds: u64 = if cfg!(debug_assertions) { 8 } else { 200 };
+    let seeds: u64 = if cfg!(debug_assertions) { 8 } else { 1000 };
     let opts = CampaignOptions {
-        duration_ms: 10_000,
+        duration_ms: 15_000,
         ..Default::default()
     };
     let list: Vec<u64> = (1000..1000 + seeds).collect();
