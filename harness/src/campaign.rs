@@ -39,6 +39,8 @@ pub struct CampaignOptions {
     pub keep_trace: bool,
     /// Linearizability search budget per key.
     pub lin_budget: u64,
+    /// Clients read through ReadIndex (otherwise through the log).
+    pub read_index: bool,
 }
 
 impl Default for CampaignOptions {
@@ -53,6 +55,7 @@ impl Default for CampaignOptions {
             keys: 4,
             keep_trace: false,
             lin_budget: linearizability::DEFAULT_BUDGET_STEPS,
+            read_index: true,
         }
     }
 }
@@ -115,7 +118,12 @@ pub fn run_schedule(
 ) -> (SeedReport, Cluster) {
     let mut c = Cluster::new(sim_config(opts, seed));
     c.install_faults(schedule);
-    c.start_clients(opts.clients, opts.ops_per_client, opts.keys);
+    c.start_clients_with(
+        opts.clients,
+        opts.ops_per_client,
+        opts.keys,
+        opts.read_index,
+    );
     c.run_for(opts.duration_ms);
 
     // Phase two: heal everything and require progress.

@@ -45,12 +45,27 @@ pub(crate) struct Clients {
     pub(crate) active: bool,
     keys: u64,
     pub(crate) completed: u64,
+    /// Serve `Get`s through ReadIndex instead of the log.
+    pub(crate) read_index: bool,
 }
 
 impl Cluster {
     /// Starts `n` clients, each issuing up to `ops_per_client` operations on
     /// `keys` keys.
     pub fn start_clients(&mut self, n: usize, ops_per_client: u64, keys: u64) {
+        self.start_clients_with(n, ops_per_client, keys, true);
+    }
+
+    /// [`Cluster::start_clients`], choosing whether `Get`s go through
+    /// ReadIndex (`true`) or through the log.
+    pub fn start_clients_with(
+        &mut self,
+        n: usize,
+        ops_per_client: u64,
+        keys: u64,
+        read_index: bool,
+    ) {
+        self.clients.read_index = read_index;
         self.clients.active = true;
         self.clients.keys = keys.max(1);
         let nodes = self.node_ids();
@@ -156,7 +171,21 @@ impl Cluster {
             (c.target, p.cmd.encode())
         };
         let reachable = self.is_up(target) && self.net.is_connected(target);
-        let accepted = reachable && self.start(target, data).is_some();
+        let is_get = Command::decode(&data).is_some_and(|c| c.op.is_read());
+        let accepted = if is_get && self.clients.read_index {
+            // Reads skip the log: ReadIndex (thesis §6.4), answered once the
+            // leader's state machine reaches the confirmed commit index.
+            let ok = reachable && self.is_leader(target);
+            if ok {
+                if let Some(raw) = self.nodes.get_mut(&target).and_then(|n| n.raw.as_mut()) {
+                    raw.read_index(data);
+                }
+                self.drive(target);
+            }
+            ok
+        } else {
+            reachable && self.start(target, data).is_some()
+        };
         let next_target = if accepted {
             target
         } else {
@@ -181,6 +210,32 @@ impl Cluster {
         c.deadline = now + wait;
         self.world
             .schedule(now + wait, Event::Client { client: ci });
+    }
+
+    /// Answers the ReadIndex reads of `id` whose index its state machine
+    /// has reached.
+    pub(crate) fn serve_reads(&mut self, id: u64) {
+        let Some(node) = self.nodes.get_mut(&id) else {
+            return;
+        };
+        if node.pending_reads.is_empty() || node.raw.is_none() {
+            return;
+        }
+        let applied = node.sm_applied;
+        let (ready, waiting): (Vec<_>, Vec<_>) = std::mem::take(&mut node.pending_reads)
+            .into_iter()
+            .partition(|rs| rs.index <= applied);
+        node.pending_reads = waiting;
+        let mut answers = Vec::new();
+        for rs in ready {
+            if let Some(cmd) = Command::decode(&rs.request_ctx) {
+                let v = node.kv.get(cmd.op.key()).unwrap_or_default().to_string();
+                answers.push((rs.index, cmd, KvResult::Value(v)));
+            }
+        }
+        for (idx, cmd, res) in answers {
+            self.client_applied(idx, &cmd, &res);
+        }
     }
 
     /// A node applied `cmd` with result `res`: the issuing client, if still

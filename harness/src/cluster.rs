@@ -435,6 +435,7 @@ impl Cluster {
             }
             let mut rd = raw.ready();
             let msgs = std::mem::take(&mut rd.messages);
+            node.pending_reads.append(&mut rd.read_states);
             if SimNode::needs_sync(&rd) {
                 node.disk.next_write += 1;
                 let w = node.disk.next_write;
@@ -459,6 +460,7 @@ impl Cluster {
             }
             self.finish(id, rd);
         }
+        self.serve_reads(id);
         self.observe(id);
     }
 

@@ -58,6 +58,8 @@ pub(crate) struct SimNode {
     pub(crate) sm_applied: u64,
     /// Index of the node's latest snapshot.
     pub(crate) last_snap: u64,
+    /// ReadIndex answers waiting for the state machine to reach their index.
+    pub(crate) pending_reads: Vec<tinyraft::ReadState>,
 }
 
 impl SimNode {
@@ -74,6 +76,7 @@ impl SimNode {
             kv: KvStore::new(),
             sm_applied: 0,
             last_snap: 0,
+            pending_reads: Vec::new(),
         }
     }
 
@@ -108,6 +111,7 @@ impl SimNode {
     pub(crate) fn crash(&mut self) {
         self.raw = None;
         self.pending = None;
+        self.pending_reads.clear();
         self.incarnation += 1;
     }
 

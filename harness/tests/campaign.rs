@@ -41,3 +41,41 @@ fn campaign_all_faults() {
     );
     assert!(ops > seeds * 5, "too few client operations: {ops}");
 }
+
+/// Reads through the log (no ReadIndex) are linearizable too: the client
+/// history of every seed passes the Porcupine-style check.
+#[test]
+fn campaign_reads_through_the_log() {
+    let seeds: u64 = if cfg!(debug_assertions) { 4 } else { 100 };
+    let opts = CampaignOptions {
+        read_index: false,
+        duration_ms: 10_000,
+        ..Default::default()
+    };
+    let list: Vec<u64> = (5000..5000 + seeds).collect();
+    let reports = run_campaign(&opts, &list, 2, &|_| {});
+    for r in &reports {
+        assert!(
+            r.violation.is_none(),
+            "seed {}: {}",
+            r.seed,
+            r.violation.as_ref().unwrap()
+        );
+        assert!(
+            r.client_ops > 0,
+            "seed {}: no client operation completed",
+            r.seed
+        );
+    }
+}
+
+/// `shrink` has nothing to do on a passing seed.
+#[test]
+fn shrink_reports_nothing_for_a_passing_seed() {
+    let opts = CampaignOptions {
+        duration_ms: 3_000,
+        ops_per_client: 10,
+        ..Default::default()
+    };
+    assert!(tinyraft_harness::campaign::shrink(&opts, 3).is_none());
+}
