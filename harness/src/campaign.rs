@@ -41,6 +41,8 @@ pub struct CampaignOptions {
     pub lin_budget: u64,
     /// Clients read through ReadIndex (otherwise through the log).
     pub read_index: bool,
+    /// Bug injection (see [`SimConfig::bug_ack_before_sync`]).
+    pub bug_ack_before_sync: bool,
 }
 
 impl Default for CampaignOptions {
@@ -56,6 +58,7 @@ impl Default for CampaignOptions {
             keep_trace: false,
             lin_budget: linearizability::DEFAULT_BUDGET_STEPS,
             read_index: true,
+            bug_ack_before_sync: false,
         }
     }
 }
@@ -99,6 +102,7 @@ pub fn sim_config(opts: &CampaignOptions, seed: u64) -> SimConfig {
         keep_trace: opts.keep_trace,
         // Every eighth seed pushes each message through the wire format.
         wire_roundtrip: seed % 8 == 0,
+        bug_ack_before_sync: opts.bug_ack_before_sync,
         ..Default::default()
     }
 }

@@ -61,6 +61,10 @@ pub struct SimConfig {
     pub trace_messages: bool,
     /// Encode and decode every message through the wire format.
     pub wire_roundtrip: bool,
+    /// Bug injection, to prove the checkers work: send `persisted_messages`
+    /// (votes, append acks) before the disk sync, as a careless engine
+    /// would. Always `false` outside such tests.
+    pub bug_ack_before_sync: bool,
 }
 
 impl Default for SimConfig {
@@ -79,6 +83,7 @@ impl Default for SimConfig {
             keep_trace: false,
             trace_messages: true,
             wire_roundtrip: false,
+            bug_ack_before_sync: false,
         }
     }
 }
@@ -434,9 +439,12 @@ impl Cluster {
                 break;
             }
             let mut rd = raw.ready();
-            let msgs = std::mem::take(&mut rd.messages);
+            let mut msgs = std::mem::take(&mut rd.messages);
             node.pending_reads.append(&mut rd.read_states);
             if SimNode::needs_sync(&rd) {
+                if self.cfg.bug_ack_before_sync {
+                    msgs.append(&mut rd.persisted_messages);
+                }
                 node.disk.next_write += 1;
                 let w = node.disk.next_write;
                 let delay = node.disk.sync_delay(&self.cfg.disk, now, &mut self.rng);
