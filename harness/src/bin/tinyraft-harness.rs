@@ -64,6 +64,10 @@ struct RunArgs {
     /// Operations per client.
     #[arg(long, default_value_t = 60)]
     ops: u64,
+    /// Inject a known engine bug to see the checkers (and shrink) at work:
+    /// `ack-before-sync` sends votes and append acks before the disk sync.
+    #[arg(long)]
+    inject_bug: Option<String>,
 }
 
 impl RunArgs {
@@ -74,13 +78,23 @@ impl RunArgs {
             duration_ms: self.duration_ms,
             clients: self.clients,
             ops_per_client: self.ops,
+            bug_ack_before_sync: match self.inject_bug.as_deref() {
+                None => false,
+                Some("ack-before-sync") => true,
+                Some(b) => return Err(format!("unknown bug {b:?}; known: ack-before-sync")),
+            },
             ..CampaignOptions::default()
         })
     }
 
     fn flags(&self) -> String {
+        let bug = self
+            .inject_bug
+            .as_ref()
+            .map(|b| format!(" --inject-bug {b}"))
+            .unwrap_or_default();
         format!(
-            "--nodes {} --faults {} --duration-ms {} --clients {} --ops {}",
+            "--nodes {} --faults {} --duration-ms {} --clients {} --ops {}{bug}",
             self.nodes, self.faults, self.duration_ms, self.clients, self.ops
         )
     }
@@ -112,9 +126,10 @@ struct ReplayArgs {
     /// Write a self-contained HTML timeline here.
     #[arg(long)]
     html: Option<String>,
-    /// Keep only these actions of the seed's schedule (from `shrink`).
-    #[arg(long, value_delimiter = ',')]
-    keep: Option<Vec<usize>>,
+    /// Keep only these actions of the seed's schedule (from `shrink`):
+    /// comma-separated positions, or `none`.
+    #[arg(long)]
+    keep: Option<String>,
     #[command(flatten)]
     run: RunArgs,
 }
@@ -168,6 +183,7 @@ impl RunArgs {
             duration_ms: 20_000,
             clients: 4,
             ops: 60,
+            inject_bug: None,
         }
     }
 }
@@ -299,7 +315,20 @@ fn print_summary(reports: &[SeedReport], wall_s: f64) {
 fn replay_cmd(a: ReplayArgs) -> Result<ExitCode, String> {
     let mut opts = a.run.options()?;
     opts.keep_trace = true;
-    let schedule = schedule_subset(&opts, a.seed, a.keep.as_deref());
+    let keep: Option<Vec<usize>> = match a.keep.as_deref() {
+        None => None,
+        Some("none") | Some("") => Some(Vec::new()),
+        Some(list) => Some(
+            list.split(',')
+                .map(|p| {
+                    p.trim()
+                        .parse::<usize>()
+                        .map_err(|e| format!("--keep {p:?}: {e}"))
+                })
+                .collect::<Result<_, _>>()?,
+        ),
+    };
+    let schedule = schedule_subset(&opts, a.seed, keep.as_deref());
     let (r1, c1) = run_schedule(&opts, a.seed, &schedule);
     let (r2, _) = run_schedule(&opts, a.seed, &schedule);
     println!(
@@ -384,7 +413,7 @@ fn shrink_cmd(a: ShrinkArgs) -> Result<ExitCode, String> {
         a.seed,
         flags,
         if keep.is_empty() {
-            "''".to_string()
+            "none".to_string()
         } else {
             keep.join(",")
         }
