@@ -8,7 +8,7 @@ use tinyraft_harness::faults::FaultKind;
 
 #[test]
 fn campaign_all_faults() {
-    let seeds: u64 = if cfg!(debug_assertions) { 8 } else { 1000 };
+    let seeds: u64 = if cfg!(debug_assertions) { 100 } else { 1000 };
     let opts = CampaignOptions {
         duration_ms: 15_000,
         ..Default::default()
