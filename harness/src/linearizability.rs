@@ -22,12 +22,15 @@
 //! * **Memoization (Lowe).** A search state is the set of operations
 //!   already placed plus the model's value; both together fully determine
 //!   what can still happen, so a state seen before is never explored again.
+//!   Sets are fingerprinted with 128-bit Zobrist hashing (collision odds
+//!   2^-128 per pair) so a memo entry costs 20 bytes, not a bitset.
 //!
 //! Uncertainty, as a real client sees it:
 //!
 //! * a `Put`/`Append` without a return (`return_ms: None`: the client timed
 //!   out or crashed) may take effect at any time after its call, or never;
-//! * a `Get` without an output constrains nothing and is ignored;
+//! * a `Get` without an output (or without a return time) constrains
+//!   nothing and is ignored;
 //! * events at the same millisecond are treated as concurrent (a return at
 //!   `t` does not precede a call at `t`): the simulator's clock cannot order
 //!   them, and assuming an order could invent a violation.
@@ -204,38 +207,140 @@ struct Event {
     is_call: bool,
 }
 
-/// Interns model states (a key's value) so the memo table stores a small id
-/// instead of a possibly long appended string.
-#[derive(Default)]
+/// The model states (values of one key) the search has reached, each
+/// named by a small id so memo entries stay small.
+///
+/// A value made by `Append` is stored as (previous state, suffix) rather
+/// than as the whole string: a key appended to n times would otherwise need
+/// O(n^2) bytes of states. The same value may thus get two ids (built by
+/// different chains); that only costs some memo sharing, never soundness.
 struct States {
-    values: Vec<String>,
-    ids: HashMap<String, u32>,
+    nodes: Vec<StateNode>,
+    lens: Vec<usize>,
+    bases: HashMap<String, u32>,
+    appends: HashMap<(u32, String), u32>,
+}
+
+enum StateNode {
+    /// A value set whole (by `Put`, or the initial `""`).
+    Base(String),
+    /// The value of the parent state followed by a suffix.
+    Appended(u32, String),
 }
 
 impl States {
-    fn intern(&mut self, v: String) -> u32 {
-        if let Some(&id) = self.ids.get(&v) {
+    fn new() -> States {
+        States {
+            nodes: Vec::new(),
+            lens: Vec::new(),
+            bases: HashMap::new(),
+            appends: HashMap::new(),
+        }
+    }
+
+    fn push(&mut self, node: StateNode, len: usize) -> u32 {
+        let id = self.nodes.len() as u32;
+        self.nodes.push(node);
+        self.lens.push(len);
+        id
+    }
+
+    fn base(&mut self, v: &str) -> u32 {
+        if let Some(&id) = self.bases.get(v) {
             return id;
         }
-        let id = self.values.len() as u32;
-        self.values.push(v.clone());
-        self.ids.insert(v, id);
+        let id = self.push(StateNode::Base(v.to_string()), v.len());
+        self.bases.insert(v.to_string(), id);
         id
+    }
+
+    fn append(&mut self, parent: u32, suffix: &str) -> u32 {
+        if suffix.is_empty() {
+            return parent;
+        }
+        if let Some(&id) = self.appends.get(&(parent, suffix.to_string())) {
+            return id;
+        }
+        let len = self.lens[parent as usize] + suffix.len();
+        let id = self.push(StateNode::Appended(parent, suffix.to_string()), len);
+        self.appends.insert((parent, suffix.to_string()), id);
+        id
+    }
+
+    /// Whether state `id`'s value equals `s`, comparing suffix by suffix
+    /// from the end (no string is built).
+    fn equals(&self, mut id: u32, s: &str) -> bool {
+        let s = s.as_bytes();
+        if self.lens[id as usize] != s.len() {
+            return false;
+        }
+        let mut end = s.len();
+        loop {
+            match &self.nodes[id as usize] {
+                StateNode::Base(b) => return &s[..end] == b.as_bytes(),
+                StateNode::Appended(parent, suffix) => {
+                    if !s[..end].ends_with(suffix.as_bytes()) {
+                        return false;
+                    }
+                    end -= suffix.len();
+                    id = *parent;
+                }
+            }
+        }
+    }
+
+    /// The value of state `id`, built in full (for explanations).
+    fn value(&self, mut id: u32) -> String {
+        let mut parts = Vec::new();
+        loop {
+            match &self.nodes[id as usize] {
+                StateNode::Base(b) => {
+                    parts.push(b.as_str());
+                    break;
+                }
+                StateNode::Appended(parent, suffix) => {
+                    parts.push(suffix.as_str());
+                    id = *parent;
+                }
+            }
+        }
+        parts.iter().rev().copied().collect()
     }
 }
 
-/// The sequential model of one key: `Some(new state)` if `op` may take
-/// effect in state `s` producing what the client observed.
-fn step(s: &str, o: &Operation) -> Option<String> {
+/// Zobrist keys: a set of operations is represented in the memo table by
+/// the XOR of its members' random 128-bit keys, updated in O(1) as the
+/// search places and removes operations, instead of by a bitset copied at
+/// every step (which costs O(n) time and memory per memo entry). Two
+/// different sets collide with probability 2^-128 per pair: negligible next
+/// to any other source of error, and the keys are fixed (splitmix64 from a
+/// constant seed) so verdicts stay deterministic.
+fn zobrist_keys(n: usize) -> Vec<u128> {
+    let mut x: u64 = 0x5EED_7A11_D00D_F00D;
+    let mut next = move || {
+        x = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = x;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    };
+    (0..n)
+        .map(|_| (u128::from(next()) << 64) | u128::from(next()))
+        .collect()
+}
+
+/// The sequential model of one key: the state after `o` takes effect in
+/// state `s`, or `None` if `o` cannot take effect there (a `Get` whose
+/// observed value is not the current one).
+fn step(states: &mut States, s: u32, o: &Operation) -> Option<u32> {
     match &o.op {
-        KvOp::Put { value, .. } => Some(value.clone()),
-        KvOp::Append { value, .. } => {
-            let mut n = String::with_capacity(s.len() + value.len());
-            n.push_str(s);
-            n.push_str(value);
-            Some(n)
-        }
-        KvOp::Get { .. } => (o.output.as_deref() == Some(s)).then(|| s.to_string()),
+        KvOp::Put { value, .. } => Some(states.base(value)),
+        KvOp::Append { value, .. } => Some(states.append(s, value)),
+        KvOp::Get { .. } => o
+            .output
+            .as_deref()
+            .is_some_and(|out| states.equals(s, out))
+            .then_some(s),
     }
 }
 
@@ -277,11 +382,11 @@ fn search_key(ops: &[&Operation], budget_steps: u64) -> KeyVerdict {
     }
 
     let mut remaining_completed = ops.iter().filter(|o| o.return_ms.is_some()).count();
-    let words = ops.len().div_ceil(64);
-    let mut bits = vec![0u64; words];
-    let mut states = States::default();
-    let mut state = states.intern(String::new());
-    let mut memo: HashSet<(Box<[u64]>, u32)> = HashSet::new();
+    let zobrist = zobrist_keys(ops.len());
+    let mut set: u128 = 0;
+    let mut states = States::new();
+    let mut state = states.base("");
+    let mut memo: HashSet<(u128, u32)> = HashSet::new();
     // The stack of placed operations: (call event, state before it).
     let mut placed: Vec<(usize, u32)> = Vec::new();
     // For the explanation: the deepest prefix reached and what blocked it.
@@ -306,10 +411,10 @@ fn search_key(ops: &[&Operation], budget_steps: u64) -> KeyVerdict {
         let e = events[cur];
         if e.is_call {
             let o = ops[e.op];
-            if let Some(new_value) = step(&states.values[state as usize], o) {
-                let new_state = states.intern(new_value);
-                bits[e.op / 64] |= 1 << (e.op % 64);
-                if memo.insert((bits.clone().into_boxed_slice(), new_state)) {
+            if let Some(new_state) = step(&mut states, state, o) {
+                let new_set = set ^ zobrist[e.op];
+                if memo.insert((new_set, new_state)) {
+                    set = new_set;
                     placed.push((cur, state));
                     state = new_state;
                     lift(&mut next, &mut prev, cur, ret_of[e.op]);
@@ -319,7 +424,6 @@ fn search_key(ops: &[&Operation], budget_steps: u64) -> KeyVerdict {
                     cur = next[head];
                     continue;
                 }
-                bits[e.op / 64] &= !(1 << (e.op % 64));
             }
             cur = next[cur];
         } else {
@@ -336,7 +440,7 @@ fn search_key(ops: &[&Operation], budget_steps: u64) -> KeyVerdict {
                 return KeyVerdict::Illegal(explain(ops, &best, &states));
             };
             let op = events[call].op;
-            bits[op / 64] &= !(1 << (op % 64));
+            set ^= zobrist[op];
             state = before;
             unlift(&mut next, &mut prev, call, ret_of[op]);
             if ops[op].return_ms.is_some() {
@@ -391,7 +495,7 @@ fn explain(ops: &[&Operation], best: &(Vec<usize>, u32, Option<usize>), states: 
     }
     s.push_str(&format!(
         "\nleaving the value {:?}. From there the search must place this operation before its return, and cannot:\n  {}",
-        states.values[*state as usize],
+        states.value(*state),
         blocked.map_or_else(|| "?".to_string(), |b| ops[b].to_string())
     ));
     s
@@ -595,6 +699,29 @@ mod tests {
         let h = [put(1, "k", "1", 10, Some(5))];
         let r = check(&h, B);
         assert!(r.to_string().contains("malformed"), "{r}");
+    }
+
+    /// The compact state representation compares values, not chains:
+    /// "ab" built as append("a")+append("b") equals a put of "ab".
+    #[test]
+    fn states_compare_by_value() {
+        let mut st = States::new();
+        let e = st.base("");
+        let a = st.append(e, "a");
+        let ab = st.append(a, "b");
+        let ab2 = st.append(e, "ab");
+        assert!(st.equals(ab, "ab") && st.equals(ab2, "ab"));
+        assert!(!st.equals(ab, "ba") && !st.equals(ab, "a") && !st.equals(ab, "abc"));
+        assert_eq!(st.value(ab), "ab");
+        assert_eq!(st.append(ab, ""), ab);
+        let h = [
+            append(1, "k", "a", 0, Some(10)),
+            append(2, "k", "b", 20, Some(30)),
+            get(3, "k", "ab", 40, 50),
+            put(4, "k", "ab", 60, Some(70)),
+            get(5, "k", "ab", 80, 90),
+        ];
+        assert_eq!(check(&h, B), LinResult::Ok);
     }
 
     #[test]

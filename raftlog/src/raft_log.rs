@@ -24,6 +24,13 @@ use crate::unstable::Unstable;
 /// (or, where the signature has no room for one, are refused, logged and
 /// leave the log unchanged, as each method documents).
 ///
+/// The engine's cycle: persist [`unstable_snapshot`](Self::unstable_snapshot)
+/// (if any) and then [`unstable_entries`](Self::unstable_entries) into the
+/// storage, then acknowledge with [`stable_snap_to`](Self::stable_snap_to) and
+/// [`stable_to`](Self::stable_to). The log keeps acknowledged data in memory
+/// until the storage shows it, so its view never has a hole even if an
+/// acknowledgement runs ahead of what the storage reflects.
+///
 /// ```
 /// use slog::{Discard, Logger, o};
 /// use tinyraft_log::RaftLog;
@@ -123,15 +130,16 @@ impl<S: Storage> RaftLog<S> {
         &mut self.store
     }
 
-    /// The index of the first entry in the log: one past a pending snapshot,
-    /// else the storage's first index.
+    /// The index of the first entry in the log: one past a snapshot received
+    /// by [`restore`](Self::restore) that the storage does not show yet, else
+    /// the storage's first index.
     ///
     /// If the storage fails to answer, the failure is logged and the answer
     /// is the first unstable index (the log then shows only its unstable
     /// part).
     pub fn first_index(&self) -> u64 {
-        if let Some(i) = self.unstable.maybe_first_index() {
-            return i;
+        if let Some((si, _)) = self.snapshot_base() {
+            return si.saturating_add(1);
         }
         match self.store.first_index() {
             Ok(i) => i,
@@ -142,14 +150,17 @@ impl<S: Storage> RaftLog<S> {
         }
     }
 
-    /// The index of the last entry in the log (the pending snapshot's index
+    /// The index of the last entry in the log (a restored snapshot's index
     /// if there are no entries after it).
     ///
     /// If the storage fails to answer, the failure is logged and the answer
-    /// is the last index acknowledged durable.
+    /// is the index just before the entries held in memory.
     pub fn last_index(&self) -> u64 {
-        if let Some(i) = self.unstable.maybe_last_index() {
-            return i;
+        if let Some(e) = self.unstable.entries.last() {
+            return e.index;
+        }
+        if let Some((si, _)) = self.snapshot_base() {
+            return si;
         }
         match self.store.last_index() {
             Ok(i) => i,
@@ -251,7 +262,7 @@ impl<S: Storage> RaftLog<S> {
         let offset = self.unstable.offset;
         // With no unstable entries and no pending snapshot the storage
         // answers for the whole log.
-        let storage_only = self.unstable.entries.is_empty() && self.unstable.snapshot.is_none();
+        let storage_only = self.unstable.entries.is_empty() && self.snapshot_base().is_none();
         let stored_high = if storage_only { high } else { high.min(offset) };
         let mut ents = Vec::new();
         if low < stored_high {
@@ -317,7 +328,15 @@ impl<S: Storage> RaftLog<S> {
     /// [`stabled`](Self::stabled). The engine persists them (with any
     /// [`unstable_snapshot`](Self::unstable_snapshot) first), then calls
     /// [`stable_to`](Self::stable_to).
+    ///
+    /// Reads no storage, so it may be called while holding the storage's
+    /// lock. If the engine compacted entries it wrote but had not yet
+    /// acknowledged, the first few may already lie below the storage's first
+    /// index; [`MemStorageCore::append`](crate::storage::MemStorageCore::append)
+    /// drops such entries.
     pub fn unstable_entries(&self) -> &[Entry] {
+        // No storage access here: engines write these while holding their
+        // storage's write lock (`store.wl().append(log.unstable_entries())`).
         self.unstable
             .slice(self.stabled.saturating_add(1), u64::MAX)
     }
@@ -325,16 +344,20 @@ impl<S: Storage> RaftLog<S> {
     /// A snapshot received from a leader (by [`restore`](Self::restore))
     /// that is not yet persisted.
     pub fn unstable_snapshot(&self) -> Option<&Snapshot> {
-        self.unstable.snapshot.as_ref()
+        self.unstable
+            .snapshot
+            .as_ref()
+            .filter(|_| !self.unstable.snapshot_acked)
     }
 
-    /// The snapshot to send a follower: the pending one if any, else the
-    /// storage's (`SnapshotTemporarilyUnavailable` if the storage has none
+    /// The snapshot to send a follower: the one received by
+    /// [`restore`](Self::restore) while the storage does not show it yet,
+    /// else the storage's (`SnapshotTemporarilyUnavailable` if the storage has none
     /// covering `request_index` yet).
     pub fn snapshot(&self, request_index: u64) -> Result<Snapshot> {
-        match &self.unstable.snapshot {
-            Some(s) => Ok(s.clone()),
-            None => self.store.snapshot(request_index),
+        match (&self.unstable.snapshot, self.snapshot_base()) {
+            (Some(s), Some(_)) => Ok(s.clone()),
+            _ => self.store.snapshot(request_index),
         }
     }
 
@@ -433,10 +456,7 @@ impl<S: Storage> RaftLog<S> {
                 "first index {after} leaves a gap after {last_index}"
             ));
         }
-        if self.unstable.entries.is_empty()
-            && self.unstable.snapshot.is_none()
-            && after > self.unstable.offset
-        {
+        if self.unstable.entries.is_empty() && after > self.unstable.offset {
             // The storage already holds entries up to `after - 1` (an
             // engine wrote them directly): they are durable.
             self.unstable.offset = after;
@@ -611,8 +631,8 @@ impl<S: Storage> RaftLog<S> {
     }
 
     /// The engine made the entries up to `idx` durable, the one at `idx`
-    /// having term `term`: they leave the unstable segment and
-    /// [`stabled`](Self::stabled) becomes `idx`.
+    /// having term `term`: [`stabled`](Self::stabled) becomes `idx` and they
+    /// leave [`unstable_entries`](Self::unstable_entries).
     ///
     /// Ignored (logged at debug level) if the log no longer has `term` at
     /// `idx`: the acknowledgement is stale, the entry was replaced after the
@@ -621,35 +641,128 @@ impl<S: Storage> RaftLog<S> {
     /// the snapshot durable (the engine persists a snapshot before the
     /// entries that follow it); one naming the pending snapshot's own index
     /// and term is [`stable_snap_to`](Self::stable_snap_to).
+    ///
+    /// The log keeps serving acknowledged entries from memory until the
+    /// storage shows them (same index and term), so an engine that
+    /// acknowledges before its [`Storage`] reflects the write (or a test
+    /// that never writes) never makes entries vanish from the log.
     pub fn stable_to(&mut self, idx: u64, term: u64) {
-        if let Some(snap) = self
-            .unstable
-            .snapshot
-            .as_ref()
-            .and_then(|s| s.metadata.as_ref())
-        {
-            if snap.index == idx && snap.term == term {
+        if let Some((si, st)) = self.pending_snapshot_index_term() {
+            if si == idx && st == term {
                 self.stable_snap_to(idx);
                 return;
             }
         }
-        if self.unstable.stable_entries(idx, term) {
-            self.stabled = self.stabled.max(idx);
+        let known = idx >= self.unstable.offset && self.unstable.maybe_term(idx) == Some(term);
+        if known && idx > self.stabled {
+            if self.pending_snapshot_index_term().is_some() {
+                // Entries after the snapshot are durable only on top of it.
+                self.unstable.snapshot_acked = true;
+            }
+            self.stabled = idx;
         } else {
-            debug!(self.logger, "ignoring a stale or unknown stable_to";
+            debug!(self.logger, "ignoring a stale or repeated stable_to";
                 "index" => idx, "term" => term, "stabled" => self.stabled);
+        }
+        self.release_persisted();
+    }
+
+    /// The pending snapshot at `index` is durable: it is no longer
+    /// [`unstable_snapshot`](Self::unstable_snapshot) and
+    /// [`stabled`](Self::stabled) becomes at least `index`. Ignored (logged
+    /// at debug level) if no snapshot at `index` is pending.
+    pub fn stable_snap_to(&mut self, index: u64) {
+        match self.pending_snapshot_index_term() {
+            Some((si, _)) if si == index => {
+                self.unstable.snapshot_acked = true;
+                self.stabled = self.stabled.max(index);
+            }
+            _ => {
+                debug!(self.logger, "ignoring stable_snap_to without a pending snapshot there";
+                    "index" => index);
+            }
+        }
+        self.release_persisted();
+    }
+
+    /// The index and term of the snapshot not yet acknowledged, if any.
+    fn pending_snapshot_index_term(&self) -> Option<(u64, u64)> {
+        if self.unstable.snapshot_acked {
+            return None;
+        }
+        self.unstable.snapshot_index_term()
+    }
+
+    /// The index and term of the snapshot received by `restore` while it is
+    /// the base of the log: until the storage shows it (whether or not the
+    /// engine acknowledged it yet).
+    fn snapshot_base(&self) -> Option<(u64, u64)> {
+        let (si, st) = self.unstable.snapshot_index_term()?;
+        (!self.storage_shows_snapshot(si, st)).then_some((si, st))
+    }
+
+    /// Whether the storage has applied the snapshot at (`si`, `st`): its
+    /// first index is past it (and its dummy entry is the snapshot's). A
+    /// storage still holding the log the snapshot replaces cannot be past
+    /// it, because that log was compacted at most up to the applied index,
+    /// which was below the snapshot when it arrived.
+    fn storage_shows_snapshot(&self, si: u64, st: u64) -> bool {
+        match self.store.first_index() {
+            Ok(f) if f > si.saturating_add(1) => true,
+            Ok(f) if f == si.saturating_add(1) => self.store.term(si) == Ok(st),
+            _ => false,
         }
     }
 
-    /// The pending snapshot at `index` is durable: it leaves the unstable
-    /// segment and [`stabled`](Self::stabled) becomes at least `index`.
-    /// Ignored (logged) if no snapshot at `index` is pending.
-    pub fn stable_snap_to(&mut self, index: u64) {
-        if self.unstable.stable_snap(index) {
-            self.stabled = self.stabled.max(index);
-        } else {
-            debug!(self.logger, "ignoring stable_snap_to without a pending snapshot";
-                "index" => index);
+    /// Drops from memory the acknowledged snapshot and entries the storage
+    /// now shows, so the view moves to the storage without changing.
+    fn release_persisted(&mut self) {
+        if self.unstable.snapshot_acked {
+            if let Some((si, st)) = self.unstable.snapshot_index_term() {
+                if self.storage_shows_snapshot(si, st) {
+                    self.unstable.snapshot = None;
+                    self.unstable.snapshot_acked = false;
+                }
+            }
+        }
+        if self.unstable.snapshot.is_some() {
+            // Entries after a snapshot the storage has not applied yet: the
+            // storage may still show the old log's entries at these indexes,
+            // and applying the snapshot will erase them.
+            return;
+        }
+        let Some(last) = self.unstable.entries.last().map(|e| e.index) else {
+            return;
+        };
+        let upto = self.stabled.min(last);
+        if upto < self.unstable.offset {
+            return;
+        }
+        let Ok(store_first) = self.store.first_index() else {
+            return;
+        };
+        let lo = self.unstable.offset.max(store_first);
+        // The storage compacted beyond `upto`: it holds them in a snapshot.
+        let mut shown = lo > upto;
+        if !shown {
+            if let Ok(stored) = self.store.entries(lo, upto + 1, None) {
+                let mine = self.unstable.slice(lo, upto + 1);
+                shown = stored.len() == mine.len()
+                    && stored
+                        .iter()
+                        .zip(mine)
+                        .all(|(a, b)| a.index == b.index && a.term == b.term);
+            }
+        }
+        if shown {
+            let mut upto = upto;
+            if upto == last && self.store.last_index() != Ok(last) {
+                // The storage still holds entries past the log's end (the
+                // tail of a log this one truncated, not yet overwritten):
+                // keep the last entry so the log's end stays its own.
+                upto = upto.saturating_sub(1);
+            }
+            self.unstable.drop_through(upto);
         }
     }
 

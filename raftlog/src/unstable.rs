@@ -3,17 +3,25 @@
 
 use tinyraft_proto::eraftpb::{Entry, Snapshot};
 
-/// Entries (and possibly a snapshot) not yet persisted.
+/// Entries (and possibly a snapshot) the log holds in memory because the
+/// storage may not have them yet.
 ///
 /// The log as the core sees it is the storage's entries below `offset`
-/// followed by `entries` (whose first index is `offset`). A pending snapshot
-/// sits just under `offset` (its index is `offset - 1`) and hides everything
-/// the storage holds: until it is persisted the storage still has the old
-/// log, which the snapshot replaces.
+/// followed by `entries` (whose first index is `offset`). A snapshot sits
+/// under the entries (its index is at most `offset - 1`) and hides
+/// everything the storage holds below it: until the storage has applied it,
+/// the storage still has the old log, which the snapshot replaces.
+///
+/// Being here is not the same as being unacknowledged: the `RaftLog`'s
+/// `stabled` cursor (and `snapshot_acked`) say what the engine reported
+/// durable, and the log drops a part only once the storage shows it, so the
+/// view never depends on the engine's acknowledgement being honest.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub(crate) struct Unstable {
-    /// A snapshot received from a leader, not yet persisted.
+    /// A snapshot received from a leader that the storage does not show yet.
     pub snapshot: Option<Snapshot>,
+    /// Whether the engine reported `snapshot` durable.
+    pub snapshot_acked: bool,
     /// Entries not yet persisted; `entries[i].index == offset + i`.
     pub entries: Vec<Entry>,
     /// The index of `entries[0]`, or where the next unstable entry goes.
@@ -25,13 +33,14 @@ impl Unstable {
     pub fn new(offset: u64) -> Unstable {
         Unstable {
             snapshot: None,
+            snapshot_acked: false,
             entries: Vec::new(),
             offset,
         }
     }
 
-    /// The index and term of the pending snapshot, if any.
-    fn snapshot_index_term(&self) -> Option<(u64, u64)> {
+    /// The index and term of the snapshot held here, if any.
+    pub fn snapshot_index_term(&self) -> Option<(u64, u64)> {
         let meta = self.snapshot.as_ref()?.metadata.as_ref()?;
         Some((meta.index, meta.term))
     }
@@ -39,20 +48,6 @@ impl Unstable {
     /// The index of the pending snapshot, if any.
     pub fn snapshot_index(&self) -> Option<u64> {
         self.snapshot_index_term().map(|(i, _)| i)
-    }
-
-    /// The first index of the log if a pending snapshot decides it.
-    pub fn maybe_first_index(&self) -> Option<u64> {
-        // A snapshot index is at most MAX_LOG_INDEX (checked by restore).
-        self.snapshot_index().map(|i| i.saturating_add(1))
-    }
-
-    /// The last index of the log if this segment decides it.
-    pub fn maybe_last_index(&self) -> Option<u64> {
-        match self.entries.last() {
-            Some(e) => Some(e.index),
-            None => self.snapshot_index(),
-        }
     }
 
     /// The term of `idx` if this segment holds it (an entry or the pending
@@ -66,31 +61,15 @@ impl Unstable {
         self.entries.get(pos).map(|e| e.term)
     }
 
-    /// Entries up to `idx` (whose term is `term`) are durable: drop them.
-    /// Returns false, changing nothing, if this segment does not hold `idx`
-    /// with `term` (a stale acknowledgement: the entry was replaced since).
-    pub fn stable_entries(&mut self, idx: u64, term: u64) -> bool {
-        if idx < self.offset || self.maybe_term(idx) != Some(term) {
-            return false;
+    /// Drops the entries up to `idx` (at least `offset - 1`, at most the
+    /// last entry): the storage now serves them.
+    pub fn drop_through(&mut self, idx: u64) {
+        if idx < self.offset {
+            return;
         }
-        let n = (idx - self.offset + 1) as usize;
+        let n = ((idx - self.offset + 1) as usize).min(self.entries.len());
         self.entries.drain(..n);
         self.offset = idx + 1;
-        // Entries after the snapshot are durable only on top of it: the
-        // engine persists a Ready's snapshot before its entries.
-        self.snapshot = None;
-        true
-    }
-
-    /// The pending snapshot at `idx` is durable: drop it. False if there is
-    /// no pending snapshot at `idx`.
-    pub fn stable_snap(&mut self, idx: u64) -> bool {
-        if self.snapshot_index() == Some(idx) {
-            self.snapshot = None;
-            true
-        } else {
-            false
-        }
     }
 
     /// Replaces everything with `snap` (whose index must be at most
@@ -100,6 +79,7 @@ impl Unstable {
         self.entries.clear();
         self.offset = index.saturating_add(1);
         self.snapshot = Some(snap);
+        self.snapshot_acked = false;
     }
 
     /// Appends `ents` (contiguous; the caller checks that the first index
@@ -155,15 +135,13 @@ mod tests {
     }
 
     #[test]
-    fn first_and_last_index_come_from_snapshot_and_entries() {
+    fn restore_resets_segment() {
         let mut u = Unstable::new(5);
-        assert_eq!(u.maybe_first_index(), None);
-        assert_eq!(u.maybe_last_index(), None);
         u.truncate_and_append(&[e(5, 1), e(6, 1)]);
-        assert_eq!(u.maybe_last_index(), Some(6));
+        u.snapshot_acked = true;
         u.restore(snap(10, 2));
-        assert_eq!(u.maybe_first_index(), Some(11));
-        assert_eq!(u.maybe_last_index(), Some(10));
+        assert_eq!(u.snapshot_index_term(), Some((10, 2)));
+        assert!(!u.snapshot_acked);
         assert_eq!(u.offset, 11);
         assert!(u.entries.is_empty());
     }
@@ -180,17 +158,18 @@ mod tests {
         assert_eq!(u.maybe_term(u64::MAX), None);
     }
 
-    /// A stale acknowledgement (the entry was since replaced by one of
-    /// another term) must not mark the new entry durable.
     #[test]
-    fn stable_entries_ignores_term_mismatch() {
+    fn drop_through_moves_offset() {
         let mut u = Unstable::new(1);
-        u.truncate_and_append(&[e(1, 1), e(2, 1)]);
-        assert!(!u.stable_entries(2, 2));
-        assert!(!u.stable_entries(3, 1));
-        assert!(u.stable_entries(1, 1));
-        assert_eq!(u.offset, 2);
-        assert_eq!(u.entries, vec![e(2, 1)]);
+        u.truncate_and_append(&[e(1, 1), e(2, 1), e(3, 1)]);
+        u.drop_through(0); // nothing below offset
+        assert_eq!(u.offset, 1);
+        u.drop_through(2);
+        assert_eq!(u.offset, 3);
+        assert_eq!(u.entries, vec![e(3, 1)]);
+        u.drop_through(3);
+        assert_eq!(u.offset, 4);
+        assert!(u.entries.is_empty());
     }
 
     #[test]

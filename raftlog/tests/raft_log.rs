@@ -589,3 +589,126 @@ fn display_shows_cursors() {
     let s = log.to_string();
     assert!(s.contains("committed=0") && s.contains("stabled=2"), "{s}");
 }
+
+/// An acknowledgement the storage does not (yet) reflect must not make
+/// entries vanish: the log serves them from memory until the storage shows
+/// them (a test that never writes, or an engine whose reads lag its acks).
+#[test]
+fn ack_without_write_keeps_entries_in_view() {
+    let mut log = log_with(&ents(1, 2, 1));
+    log.append(&ents(3, 4, 1));
+    log.stable_to(4, 1);
+    assert_eq!(log.stabled, 4);
+    assert!(log.unstable_entries().is_empty());
+    assert_eq!(log.last_index(), 4);
+    assert_eq!(log.all_entries(), ents(1, 4, 1));
+    log.commit_to(4).unwrap();
+    assert_eq!(log.next_entries(), Some(ents(1, 4, 1)));
+    assert!(log.to_string().contains("unstable.len=2"), "{log}");
+    // Once the storage has them, the next acknowledgement releases memory.
+    log.store().wl().append(&ents(3, 4, 1)).unwrap();
+    log.stable_to(4, 1);
+    assert!(log.to_string().contains("unstable.len=0"), "{log}");
+    assert_eq!(log.all_entries(), ents(1, 4, 1));
+}
+
+/// A conflicting append after an unbacked acknowledgement lowers stabled
+/// and offers the replacement for persisting.
+#[test]
+fn conflict_after_unbacked_ack() {
+    let mut log = log_with(&ents(1, 2, 1));
+    log.append(&ents(3, 5, 1));
+    log.stable_to(5, 1);
+    assert_eq!(log.append(&[e(4, 2)]), 4);
+    assert_eq!(log.stabled, 3);
+    assert_eq!(log.unstable_entries(), &[e(4, 2)]);
+    assert_eq!(log.all_entries(), vec![e(1, 1), e(2, 1), e(3, 1), e(4, 2)]);
+}
+
+/// A snapshot acknowledged before the storage applied it stays the log's
+/// base (the storage still has the old log) but is no longer pending.
+#[test]
+fn snapshot_ack_without_apply_keeps_view() {
+    let mut log = log_with(&ents(1, 3, 1));
+    log.restore(snap(8, 2)).unwrap();
+    log.stable_snap_to(8);
+    assert!(log.unstable_snapshot().is_none());
+    assert_eq!(log.stabled, 8);
+    assert_eq!(log.first_index(), 9);
+    assert_eq!(log.term(8), Ok(2));
+    assert_eq!(log.snapshot(0), Ok(snap(8, 2)));
+    log.append(&ents(9, 9, 2));
+    assert_eq!(log.unstable_entries(), &ents(9, 9, 2)[..]);
+    // The storage catches up; the next acknowledgement releases memory.
+    log.store().wl().apply_snapshot(snap(8, 2)).unwrap();
+    log.store().wl().append(&ents(9, 9, 2)).unwrap();
+    log.stable_to(9, 2);
+    assert!(!log.to_string().contains("snapshot"), "{log}");
+    assert_eq!(log.first_index(), 9);
+    assert_eq!(log.all_entries(), ents(9, 9, 2));
+}
+
+/// The storage still holding the *replaced* entries (same indexes, old
+/// terms) does not count as showing the acknowledged ones.
+#[test]
+fn stale_storage_entries_do_not_release_new_ones() {
+    let mut log = log_with(&ents(1, 5, 1));
+    log.append(&ents(3, 5, 2));
+    log.stable_to(5, 2); // acknowledged, but the storage still has term 1 there
+    assert_eq!(
+        log.all_entries(),
+        vec![e(1, 1), e(2, 1), e(3, 2), e(4, 2), e(5, 2)]
+    );
+    assert_eq!(log.term(4), Ok(2));
+    assert!(log.to_string().contains("unstable.len=3"), "{log}");
+}
+
+/// Entries after a restored snapshot stay in memory until the storage has
+/// applied the snapshot, even if the old log in storage happens to show the
+/// same index and term: applying the snapshot erases that old log.
+#[test]
+fn entries_after_unapplied_snapshot_are_not_released() {
+    let mut log = log_with(&ents(1, 3, 4));
+    log.restore(snap(1, 1)).unwrap();
+    log.maybe_append(1, 1, 0, &ents(2, 4, 4)).unwrap();
+    log.stable_to(3, 4); // acknowledged before the engine applied the snapshot
+    log.store().wl().apply_snapshot(snap(1, 1)).unwrap();
+    assert_eq!(log.first_index(), 2);
+    assert_eq!(log.all_entries(), ents(2, 4, 4));
+    assert_eq!(log.term(3), Ok(4));
+}
+
+/// An acknowledgement of a prefix the storage shows, while the storage
+/// still holds a stale tail past the log's end, keeps the log's end its own.
+#[test]
+fn stale_storage_tail_does_not_extend_the_log() {
+    let mut log = log_with(&ents(1, 5, 1));
+    log.commit_to(1).unwrap();
+    assert_eq!(log.append(&[e(2, 1)]), 2); // truncates 3..=5 (identical entry 2)
+    log.stable_to(2, 1); // the storage shows 1..=2, and still 3..=5
+    assert_eq!(log.last_index(), 2);
+    assert_eq!(log.all_entries(), ents(1, 2, 1));
+    assert_eq!(log.term(3), Err(StorageError::Unavailable));
+}
+
+/// `store.wl().append(log.unstable_entries())` is how an engine persists:
+/// `unstable_entries` (and `unstable_snapshot`) must not take the storage's
+/// lock, or that line deadlocks. Run in a thread so a regression fails
+/// instead of hanging.
+#[test]
+fn unstable_accessors_do_not_lock_storage() {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let store = MemStorage::new();
+        let mut log = RaftLog::new(store.clone(), logger());
+        log.restore(snap(3, 1)).unwrap();
+        log.append(&ents(4, 5, 1));
+        if let Some(s) = log.unstable_snapshot() {
+            store.wl().apply_snapshot(s.clone()).unwrap();
+        }
+        store.wl().append(log.unstable_entries()).unwrap();
+        tx.send(()).unwrap();
+    });
+    rx.recv_timeout(std::time::Duration::from_secs(10))
+        .expect("unstable accessors deadlocked on the storage lock");
+}

@@ -1,1 +1,440 @@
-fn main() {}
+//! `tinyraft-harness`: seeded simulation campaigns over tinyraft clusters,
+//! single-seed replay with a trace and an HTML timeline, and shrinking of
+//! failing runs.
+//!
+//! ```text
+//! tinyraft-harness campaign [--seeds N] [--start-seed S] [--nodes K] [--faults LIST] [--jobs J] [--duration-ms T]
+//! tinyraft-harness replay --seed S [--trace out.jsonl] [--html out.html]
+//! tinyraft-harness shrink --seed S
+//! tinyraft-harness bench
+//! ```
+
+use std::io::IsTerminal;
+use std::process::ExitCode;
+use std::time::Instant;
+
+use clap::{Args, Parser, Subcommand};
+use indicatif::{ProgressBar, ProgressStyle};
+use tinyraft_harness::campaign::{
+    self, CampaignOptions, SeedReport, percentile, run_campaign, run_schedule, schedule_subset,
+};
+use tinyraft_harness::faults::parse_kinds;
+
+/// The default campaign: about a minute on 2 cores in `--release`.
+const DEFAULT_SEEDS: u64 = 10_000;
+
+#[derive(Parser)]
+#[command(
+    name = "tinyraft-harness",
+    version,
+    about = "Deterministic simulation campaigns for tinyraft"
+)]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Option<Cmd>,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Run many seeds in parallel and print a summary (the default).
+    Campaign(CampaignArgs),
+    /// Re-run one seed, check its trace hash, write its trace and timeline.
+    Replay(ReplayArgs),
+    /// Reduce a failing seed's schedule and workload.
+    Shrink(ShrinkArgs),
+    /// Print simulated events per wall second.
+    Bench(BenchArgs),
+}
+
+#[derive(Args, Clone)]
+struct RunArgs {
+    /// Voters per cluster.
+    #[arg(long, default_value_t = 5)]
+    nodes: usize,
+    /// Fault kinds: comma-separated from partition, crash, total-crash,
+    /// network, disk, transfer, membership, snapshot; or all / none.
+    #[arg(long, default_value = "all")]
+    faults: String,
+    /// Simulated ms of the fault phase per seed.
+    #[arg(long, default_value_t = 20_000)]
+    duration_ms: u64,
+    /// Concurrent clients per seed.
+    #[arg(long, default_value_t = 4)]
+    clients: usize,
+    /// Operations per client.
+    #[arg(long, default_value_t = 60)]
+    ops: u64,
+    /// Inject a known engine bug to see the checkers (and shrink) at work:
+    /// `ack-before-sync` sends votes and append acks before the disk sync.
+    #[arg(long)]
+    inject_bug: Option<String>,
+}
+
+impl RunArgs {
+    fn options(&self) -> Result<CampaignOptions, String> {
+        Ok(CampaignOptions {
+            nodes: self.nodes.max(1),
+            faults: parse_kinds(&self.faults)?,
+            duration_ms: self.duration_ms,
+            clients: self.clients,
+            ops_per_client: self.ops,
+            bug_ack_before_sync: match self.inject_bug.as_deref() {
+                None => false,
+                Some("ack-before-sync") => true,
+                Some(b) => return Err(format!("unknown bug {b:?}; known: ack-before-sync")),
+            },
+            ..CampaignOptions::default()
+        })
+    }
+
+    fn flags(&self) -> String {
+        let bug = self
+            .inject_bug
+            .as_ref()
+            .map(|b| format!(" --inject-bug {b}"))
+            .unwrap_or_default();
+        format!(
+            "--nodes {} --faults {} --duration-ms {} --clients {} --ops {}{bug}",
+            self.nodes, self.faults, self.duration_ms, self.clients, self.ops
+        )
+    }
+}
+
+#[derive(Args)]
+struct CampaignArgs {
+    /// Number of seeds.
+    #[arg(long, default_value_t = DEFAULT_SEEDS)]
+    seeds: u64,
+    /// First seed.
+    #[arg(long, default_value_t = 1)]
+    start_seed: u64,
+    /// Worker threads (default: available cores).
+    #[arg(long)]
+    jobs: Option<usize>,
+    #[command(flatten)]
+    run: RunArgs,
+}
+
+#[derive(Args)]
+struct ReplayArgs {
+    /// The seed.
+    #[arg(long)]
+    seed: u64,
+    /// Write the event trace as JSON lines here.
+    #[arg(long)]
+    trace: Option<String>,
+    /// Write a self-contained HTML timeline here.
+    #[arg(long)]
+    html: Option<String>,
+    /// Keep only these actions of the seed's schedule (from `shrink`):
+    /// comma-separated positions, or `none`.
+    #[arg(long)]
+    keep: Option<String>,
+    #[command(flatten)]
+    run: RunArgs,
+}
+
+#[derive(Args)]
+struct ShrinkArgs {
+    /// The failing seed.
+    #[arg(long)]
+    seed: u64,
+    #[command(flatten)]
+    run: RunArgs,
+}
+
+#[derive(Args)]
+struct BenchArgs {
+    /// Seeds to run.
+    #[arg(long, default_value_t = 20)]
+    seeds: u64,
+    #[command(flatten)]
+    run: RunArgs,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let r = match cli.cmd {
+        None => campaign_cmd(CampaignArgs {
+            seeds: DEFAULT_SEEDS,
+            start_seed: 1,
+            jobs: None,
+            run: RunArgs::parse_default(),
+        }),
+        Some(Cmd::Campaign(a)) => campaign_cmd(a),
+        Some(Cmd::Replay(a)) => replay_cmd(a),
+        Some(Cmd::Shrink(a)) => shrink_cmd(a),
+        Some(Cmd::Bench(a)) => bench_cmd(a),
+    };
+    match r {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+impl RunArgs {
+    fn parse_default() -> RunArgs {
+        RunArgs {
+            nodes: 5,
+            faults: "all".into(),
+            duration_ms: 20_000,
+            clients: 4,
+            ops: 60,
+            inject_bug: None,
+        }
+    }
+}
+
+fn campaign_cmd(a: CampaignArgs) -> Result<ExitCode, String> {
+    let opts = a.run.options()?;
+    let jobs = a.jobs.unwrap_or_else(|| {
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
+    });
+    let seeds: Vec<u64> = (a.start_seed..a.start_seed + a.seeds).collect();
+    let kinds: Vec<String> = opts.faults.iter().map(|k| k.to_string()).collect();
+    println!(
+        "campaign: {} seeds from {}, {} nodes, faults [{}], {} ms fault phase, {} jobs",
+        seeds.len(),
+        a.start_seed,
+        opts.nodes,
+        kinds.join(","),
+        opts.duration_ms,
+        jobs
+    );
+    let tty = std::io::stderr().is_terminal();
+    let bar = if tty {
+        let b = ProgressBar::new(seeds.len() as u64);
+        if let Ok(style) =
+            ProgressStyle::with_template("{bar:40} {pos}/{len} seeds {elapsed} {msg}")
+        {
+            b.set_style(style);
+        }
+        Some(b)
+    } else {
+        None
+    };
+    let total = seeds.len();
+    let done = std::sync::atomic::AtomicUsize::new(0);
+    let started = Instant::now();
+    let progress = |r: &SeedReport| {
+        let n = done.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
+        match &bar {
+            Some(b) => {
+                b.inc(1);
+                if let Some(v) = &r.violation {
+                    b.println(format!("seed {} FAILED: {}", r.seed, v.invariant));
+                }
+            }
+            None => {
+                if r.violation.is_some() || n % 25 == 0 || n == total {
+                    let status = r
+                        .violation
+                        .as_ref()
+                        .map(|v| v.invariant.as_str())
+                        .unwrap_or("ok");
+                    println!("[{n}/{total}] seed {} {status}", r.seed);
+                }
+            }
+        }
+    };
+    let reports = run_campaign(&opts, &seeds, jobs, &progress);
+    if let Some(b) = &bar {
+        b.finish_and_clear();
+    }
+    let wall = started.elapsed().as_secs_f64();
+    print_summary(&reports, wall);
+    let failed: Vec<&SeedReport> = reports.iter().filter(|r| r.violation.is_some()).collect();
+    if failed.is_empty() {
+        return Ok(ExitCode::SUCCESS);
+    }
+    for r in &failed {
+        if let Some(v) = &r.violation {
+            println!("\nseed {} violated `{}`: {}", r.seed, v.invariant, v.detail);
+            println!(
+                "  replay: cargo run --release -p tinyraft-harness -- replay --seed {} {} --trace seed{}.jsonl --html seed{}.html",
+                r.seed,
+                a.run.flags(),
+                r.seed,
+                r.seed
+            );
+        }
+    }
+    Ok(ExitCode::from(1))
+}
+
+fn print_summary(reports: &[SeedReport], wall_s: f64) {
+    let sum = |f: &dyn Fn(&SeedReport) -> u64| reports.iter().map(f).sum::<u64>();
+    let lat: Vec<u64> = reports
+        .iter()
+        .flat_map(|r| r.commit_latency_ms.iter().copied())
+        .collect();
+    let events = sum(&|r| r.events);
+    let violations = reports.iter().filter(|r| r.violation.is_some()).count();
+    let unknown = reports.iter().filter(|r| r.lin_unknown).count();
+    println!();
+    println!("{:<28} {:>14}", "seeds", reports.len());
+    println!(
+        "{:<28} {:>14.1} s",
+        "simulated time",
+        sum(&|r| r.sim_ms) as f64 / 1000.0
+    );
+    println!("{:<28} {:>14}", "events", events);
+    println!("{:<28} {:>14}", "elections", sum(&|r| r.elections));
+    println!("{:<28} {:>14}", "commits", sum(&|r| r.commits));
+    println!("{:<28} {:>14}", "client ops", sum(&|r| r.client_ops));
+    println!(
+        "{:<28} {:>14}",
+        "fault actions",
+        sum(&|r| r.fault_actions as u64)
+    );
+    println!(
+        "{:<28} {:>14} ms",
+        "commit latency p50 (sim)",
+        percentile(&lat, 50.0)
+    );
+    println!(
+        "{:<28} {:>14} ms",
+        "commit latency p99 (sim)",
+        percentile(&lat, 99.0)
+    );
+    println!(
+        "{:<28} {:>14.0}",
+        "events / wall second",
+        events as f64 / wall_s.max(1e-9)
+    );
+    println!("{:<28} {:>14.1} s", "wall time", wall_s);
+    println!("{:<28} {:>14}", "linearizability unknown", unknown);
+    println!("{:<28} {:>14}", "violations", violations);
+}
+
+fn replay_cmd(a: ReplayArgs) -> Result<ExitCode, String> {
+    let mut opts = a.run.options()?;
+    opts.keep_trace = true;
+    let keep: Option<Vec<usize>> = match a.keep.as_deref() {
+        None => None,
+        Some("none") | Some("") => Some(Vec::new()),
+        Some(list) => Some(
+            list.split(',')
+                .map(|p| {
+                    p.trim()
+                        .parse::<usize>()
+                        .map_err(|e| format!("--keep {p:?}: {e}"))
+                })
+                .collect::<Result<_, _>>()?,
+        ),
+    };
+    let schedule = schedule_subset(&opts, a.seed, keep.as_deref());
+    let (r1, c1) = run_schedule(&opts, a.seed, &schedule);
+    let (r2, _) = run_schedule(&opts, a.seed, &schedule);
+    println!(
+        "seed {}: {} events, {:.1} s simulated, {} elections, {} commits, {} client ops",
+        a.seed,
+        r1.events,
+        r1.sim_ms as f64 / 1000.0,
+        r1.elections,
+        r1.commits,
+        r1.client_ops
+    );
+    let same = r1.trace_hash == r2.trace_hash;
+    println!(
+        "trace hash {:#018x}; second run {:#018x}: {}",
+        r1.trace_hash,
+        r2.trace_hash,
+        if same {
+            "identical"
+        } else {
+            "DIFFERENT (nondeterminism!)"
+        }
+    );
+    if let Some(p) = &a.trace {
+        let f = std::fs::File::create(p).map_err(|e| format!("{p}: {e}"))?;
+        c1.trace()
+            .write_jsonl(std::io::BufWriter::new(f))
+            .map_err(|e| format!("{p}: {e}"))?;
+        println!("trace: {p} ({} events)", c1.trace().len());
+    }
+    if let Some(p) = &a.html {
+        let title = format!("tinyraft seed {}", a.seed);
+        let html = campaign::render_timeline(c1.trace(), &title);
+        std::fs::write(p, html).map_err(|e| format!("{p}: {e}"))?;
+        println!("timeline: {p}");
+    }
+    match &r1.violation {
+        Some(v) => {
+            println!("{v}");
+            Ok(ExitCode::from(1))
+        }
+        None if !same => Ok(ExitCode::from(1)),
+        None => {
+            println!("no violation");
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn shrink_cmd(a: ShrinkArgs) -> Result<ExitCode, String> {
+    let opts = a.run.options()?;
+    let full = schedule_subset(&opts, a.seed, None);
+    println!(
+        "seed {}: schedule of {} actions; shrinking...",
+        a.seed,
+        full.actions.len()
+    );
+    let Some(s) = campaign::shrink(&opts, a.seed) else {
+        println!("seed {} does not fail: nothing to shrink", a.seed);
+        return Ok(ExitCode::SUCCESS);
+    };
+    println!(
+        "reduced to {} actions, {} clients x {} ops:",
+        s.keep.len(),
+        s.opts.clients,
+        s.opts.ops_per_client
+    );
+    for tf in &s.schedule.actions {
+        println!("  @{:>6} ms  {}", tf.at_ms, tf.action);
+    }
+    if let Some(v) = &s.report.violation {
+        println!("still fails: `{}`: {}", v.invariant, v.detail);
+    }
+    let keep: Vec<String> = s.keep.iter().map(|i| i.to_string()).collect();
+    let flags = RunArgs {
+        clients: s.opts.clients,
+        ops: s.opts.ops_per_client,
+        ..a.run.clone()
+    }
+    .flags();
+    println!(
+        "replay: cargo run --release -p tinyraft-harness -- replay --seed {} {} --keep {} --html shrunk.html",
+        a.seed,
+        flags,
+        if keep.is_empty() {
+            "none".to_string()
+        } else {
+            keep.join(",")
+        }
+    );
+    Ok(ExitCode::from(1))
+}
+
+fn bench_cmd(a: BenchArgs) -> Result<ExitCode, String> {
+    let opts = a.run.options()?;
+    let started = Instant::now();
+    let mut events = 0;
+    for seed in 1..=a.seeds {
+        events += campaign::run_seed(&opts, seed).events;
+    }
+    let wall = started.elapsed().as_secs_f64();
+    println!(
+        "{} seeds, {} events in {:.2} s: {:.0} simulated events per wall second (one thread)",
+        a.seeds,
+        events,
+        wall,
+        events as f64 / wall.max(1e-9)
+    );
+    Ok(ExitCode::SUCCESS)
+}

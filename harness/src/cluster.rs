@@ -1,0 +1,1293 @@
+//! The `Cluster`: a seeded simulated world of `RawNode`s, driven event by
+//! event, with the 6.824-style test API on top and every safety invariant
+//! checked after each event.
+
+use std::collections::BTreeMap;
+
+use bytes::Bytes;
+use prost::Message as _;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use tinyraft::eraftpb::{ConfChange, ConfChangeType, Message, MessageType};
+use tinyraft::storage::{MemStorage, Storage};
+use tinyraft::{Config, SnapshotStatus, StateRole};
+
+use crate::client::Clients;
+use crate::disk::{self, DiskConfig, snapshot_index};
+use crate::faults::FaultState;
+use crate::invariants::{Breach, Checker, Violation};
+use crate::net::{NetConfig, Network};
+use crate::node::{Finished, SimNode};
+use crate::trace::{EventKind, Trace};
+use crate::world::{Event, World};
+
+/// How a simulated cluster is built. Every field is public and has a
+/// default, so tests override only what they care about.
+///
+/// ```
+/// use tinyraft_harness::SimConfig;
+/// let cfg = SimConfig { nodes: 5, seed: 42, snapshot_interval: Some(10), ..Default::default() };
+/// assert_eq!(cfg.tick_ms, 100);
+/// ```
+#[derive(Clone, Debug)]
+pub struct SimConfig {
+    /// Voters `1..=nodes` at start.
+    pub nodes: usize,
+    /// The one seed every random choice of the run derives from.
+    pub seed: u64,
+    /// Simulated ms per logical tick.
+    pub tick_ms: u64,
+    /// Election timeout in ticks (randomized in `[et, 2et)` by the core).
+    pub election_tick: usize,
+    /// Heartbeat interval in ticks.
+    pub heartbeat_tick: usize,
+    /// Raft thesis §9.6 pre-vote.
+    pub pre_vote: bool,
+    /// Leaders step down without a quorum; followers with a live leader
+    /// ignore vote requests.
+    pub check_quorum: bool,
+    /// `Some(n)`: a node that applied `n` entries past its last snapshot
+    /// snapshots its state machine and compacts its log (6.824's service).
+    pub snapshot_interval: Option<u64>,
+    /// Network behaviour.
+    pub net: NetConfig,
+    /// Disk sync latency.
+    pub disk: DiskConfig,
+    /// Keep every trace event (for `replay`); otherwise only the hash and the
+    /// last events.
+    pub keep_trace: bool,
+    /// Record message sends and deliveries in the trace (they dominate its
+    /// size; the hash covers them only when on).
+    pub trace_messages: bool,
+    /// Encode and decode every message through the wire format.
+    pub wire_roundtrip: bool,
+    /// Bug injection, to prove the checkers work: send `persisted_messages`
+    /// (votes, append acks) before the disk sync, as a careless engine
+    /// would. Always `false` outside such tests.
+    pub bug_ack_before_sync: bool,
+}
+
+impl Default for SimConfig {
+    fn default() -> SimConfig {
+        SimConfig {
+            nodes: 3,
+            seed: 0,
+            tick_ms: 100,
+            election_tick: 10,
+            heartbeat_tick: 2,
+            pre_vote: true,
+            check_quorum: true,
+            snapshot_interval: None,
+            net: NetConfig::default(),
+            disk: DiskConfig::default(),
+            keep_trace: false,
+            trace_messages: true,
+            wire_roundtrip: false,
+            bug_ack_before_sync: false,
+        }
+    }
+}
+
+/// Counters of one run.
+#[derive(Clone, Debug, Default)]
+pub struct Stats {
+    /// Distinct (term, leader) pairs seen: elections won.
+    pub elections: u64,
+    /// Proposals accepted by a leader (through `start` or clients).
+    pub proposals: u64,
+    /// Simulated ms from a leader accepting a proposal to its first apply.
+    pub commit_latency_ms: Vec<u64>,
+    /// Messages handed to the network.
+    pub messages: u64,
+    /// Steps the core refused with an error (stale or foreign messages).
+    pub step_errors: u64,
+}
+
+/// A simulated Raft cluster.
+///
+/// ```no_run
+/// use tinyraft_harness::{Cluster, SimConfig};
+/// let mut c = Cluster::new(SimConfig { seed: 1, ..Default::default() });
+/// let leader = c.check_one_leader().unwrap();
+/// let idx = c.one(b"hello".to_vec(), 3, true).unwrap();
+/// assert_eq!(c.n_committed(idx).0, 3);
+/// c.crash(leader);
+/// c.check_one_leader().unwrap();
+/// c.check_invariants().unwrap();
+/// ```
+pub struct Cluster {
+    pub(crate) cfg: SimConfig,
+    pub(crate) rng: ChaCha8Rng,
+    pub(crate) world: World,
+    pub(crate) net: Network,
+    pub(crate) nodes: BTreeMap<u64, SimNode>,
+    pub(crate) checker: Checker,
+    trace: Trace,
+    violation: Option<Violation>,
+    events: u64,
+    logger: slog::Logger,
+    next_msg_id: u64,
+    last_role: BTreeMap<u64, (StateRole, u64, u64)>,
+    last_commit: BTreeMap<u64, u64>,
+    last_voters: BTreeMap<u64, Vec<u64>>,
+    proposed_at: BTreeMap<u64, (u64, u64)>,
+    pub(crate) stats: Stats,
+    pub(crate) clients: Clients,
+    pub(crate) faults: FaultState,
+    /// Set once membership changed: the durability check then no longer
+    /// knows the quorum that committed an entry and is skipped.
+    membership_changed: bool,
+}
+
+impl Cluster {
+    /// Builds a cluster of `cfg.nodes` voters and lets no time pass.
+    pub fn new(cfg: SimConfig) -> Cluster {
+        let rng = ChaCha8Rng::seed_from_u64(cfg.seed);
+        let mut net = Network::new(cfg.net.clone());
+        net.wire_roundtrip = cfg.wire_roundtrip;
+        let mut c = Cluster {
+            trace: Trace::new(cfg.keep_trace),
+            rng,
+            world: World::default(),
+            net,
+            nodes: BTreeMap::new(),
+            checker: Checker::new(),
+            violation: None,
+            events: 0,
+            logger: slog::Logger::root(slog::Discard, slog::o!()),
+            next_msg_id: 0,
+            last_role: BTreeMap::new(),
+            last_commit: BTreeMap::new(),
+            last_voters: BTreeMap::new(),
+            proposed_at: BTreeMap::new(),
+            stats: Stats::default(),
+            clients: Clients::default(),
+            faults: FaultState::default(),
+            membership_changed: false,
+            cfg,
+        };
+        let voters: Vec<u64> = (1..=c.cfg.nodes as u64).collect();
+        for &id in &voters {
+            let store = MemStorage::new_with_conf_state((voters.clone(), vec![]));
+            c.spawn(id, store);
+        }
+        c
+    }
+
+    /// Creates node `id` with an empty disk and no membership: it waits to
+    /// be added through a conf change.
+    pub(crate) fn spawn_empty(&mut self, id: u64) {
+        self.spawn(id, MemStorage::new());
+        self.push(EventKind::Note {
+            text: format!("node {id} created"),
+        });
+    }
+
+    /// Creates node `id` over `store` and boots it.
+    fn spawn(&mut self, id: u64, store: MemStorage) {
+        let phase = self.rng.random_range(0..self.cfg.tick_ms.max(1));
+        self.nodes.insert(id, SimNode::new(id, store, phase));
+        self.boot(id);
+    }
+
+    fn node_config(&self, id: u64, incarnation: u64) -> Config {
+        let mut c = Config::new(id);
+        c.election_tick = self.cfg.election_tick;
+        c.heartbeat_tick = self.cfg.heartbeat_tick;
+        c.pre_vote = self.cfg.pre_vote;
+        c.check_quorum = self.cfg.check_quorum;
+        // A commit advance rides the next append or heartbeat: the 6.824
+        // message budgets count every message.
+        c.skip_bcast_commit = true;
+        c.seed = self.cfg.seed ^ incarnation.wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        c
+    }
+
+    fn boot(&mut self, id: u64) {
+        let Some(inc) = self.nodes.get(&id).map(|n| n.incarnation) else {
+            return;
+        };
+        let cfg = self.node_config(id, inc);
+        let tick_ms = self.cfg.tick_ms.max(1);
+        let now = self.world.now();
+        let logger = self.logger.clone();
+        let Some(node) = self.nodes.get_mut(&id) else {
+            return;
+        };
+        if let Err(e) = node.boot(&cfg, &logger) {
+            self.breach((
+                "restart",
+                format!("node {id} cannot boot from its durable state: {e}"),
+            ));
+            return;
+        }
+        let snap = node.sm_applied;
+        // The next tick on this node's own phase.
+        let period_start = now - now % tick_ms;
+        let mut at = period_start + node.tick_phase;
+        if at <= now {
+            at += tick_ms;
+        }
+        self.world.schedule(
+            at,
+            Event::Tick {
+                node: id,
+                incarnation: inc,
+            },
+        );
+        self.checker.on_restart(id, snap);
+        self.last_role.remove(&id);
+        self.last_commit.remove(&id);
+        self.drive(id);
+    }
+
+    // ----- the event loop ---------------------------------------------
+
+    pub(crate) fn process(&mut self, ev: Event) {
+        self.events += 1;
+        match ev {
+            Event::Deliver { id, msg } => self.deliver(id, *msg),
+            Event::Tick { node, incarnation } => {
+                let Some(n) = self.nodes.get_mut(&node) else {
+                    return;
+                };
+                if n.incarnation != incarnation {
+                    return;
+                }
+                let Some(raw) = n.raw.as_mut() else {
+                    return;
+                };
+                raw.tick();
+                let tick = self.cfg.tick_ms.max(1);
+                self.world.after(tick, Event::Tick { node, incarnation });
+                self.drive(node);
+            }
+            Event::DiskSync {
+                node,
+                incarnation,
+                write,
+            } => {
+                let Some(n) = self.nodes.get_mut(&node) else {
+                    return;
+                };
+                if n.incarnation != incarnation || n.pending.as_ref().map(|p| p.0) != Some(write) {
+                    return;
+                }
+                if let Some((_, rd)) = n.pending.take() {
+                    self.finish(node, rd);
+                }
+                self.drive(node);
+            }
+            Event::SnapshotStatus { node, to, ok } => {
+                if let Some(raw) = self.nodes.get_mut(&node).and_then(|n| n.raw.as_mut()) {
+                    let st = if ok {
+                        SnapshotStatus::Finish
+                    } else {
+                        SnapshotStatus::Failure
+                    };
+                    raw.report_snapshot(to, st);
+                    self.drive(node);
+                }
+            }
+            Event::Client { client } => self.client_event(client),
+            Event::Fault { step } => self.fault_event(step),
+        }
+    }
+
+    fn deliver(&mut self, id: u64, msg: Message) {
+        let (from, to) = (msg.from, msg.to);
+        let is_snap = msg.msg_type() == MessageType::MsgSnapshot;
+        let up = self.nodes.get(&to).is_some_and(|n| n.is_up());
+        let reason = if !up {
+            Some("crashed")
+        } else if !self.net.link_ok(from, to) {
+            Some("disconnected")
+        } else {
+            None
+        };
+        if let Some(reason) = reason {
+            if self.cfg.trace_messages {
+                self.push(EventKind::Drop {
+                    id,
+                    from,
+                    to,
+                    reason: reason.into(),
+                });
+            }
+            if is_snap {
+                self.world.after(
+                    0,
+                    Event::SnapshotStatus {
+                        node: from,
+                        to,
+                        ok: false,
+                    },
+                );
+            }
+            return;
+        }
+        if self.cfg.trace_messages {
+            self.push(EventKind::Deliver { id, from, to });
+        }
+        if let Some(raw) = self.nodes.get_mut(&to).and_then(|n| n.raw.as_mut()) {
+            if raw.step(msg).is_err() {
+                self.stats.step_errors += 1;
+            }
+        }
+        if is_snap {
+            self.world.after(
+                0,
+                Event::SnapshotStatus {
+                    node: from,
+                    to,
+                    ok: true,
+                },
+            );
+        }
+        self.drive(to);
+    }
+
+    pub(crate) fn send(&mut self, mut msg: Message) {
+        if self.net.wire_roundtrip {
+            match Message::decode(&msg.encode_to_vec()[..]) {
+                Ok(m) => msg = m,
+                Err(e) => {
+                    self.breach(("wire_format", format!("message {msg} does not decode: {e}")));
+                    return;
+                }
+            }
+        }
+        self.next_msg_id += 1;
+        let id = self.next_msg_id;
+        self.stats.messages += 1;
+        let routing = self.net.route(&mut self.rng, &msg);
+        if self.cfg.trace_messages {
+            self.push(EventKind::Send {
+                id,
+                from: msg.from,
+                to: msg.to,
+                msg_type: msg.msg_type().as_str_name().to_string(),
+                term: msg.term,
+                index: msg.index,
+                log_term: msg.log_term,
+                commit: msg.commit,
+                entries: msg.entries.len() as u32,
+                reject: msg.reject,
+            });
+        }
+        if routing.delays.is_empty() {
+            if self.cfg.trace_messages {
+                let reason = if self.net.link_ok(msg.from, msg.to) {
+                    "random"
+                } else {
+                    "partition"
+                };
+                self.push(EventKind::Drop {
+                    id,
+                    from: msg.from,
+                    to: msg.to,
+                    reason: reason.into(),
+                });
+            }
+            if msg.msg_type() == MessageType::MsgSnapshot {
+                self.world.after(
+                    0,
+                    Event::SnapshotStatus {
+                        node: msg.from,
+                        to: msg.to,
+                        ok: false,
+                    },
+                );
+            }
+            return;
+        }
+        let n = routing.delays.len();
+        for (k, d) in routing.delays.into_iter().enumerate() {
+            if k > 0 && self.cfg.trace_messages {
+                self.push(EventKind::Duplicate { id });
+            }
+            let m = if k + 1 == n {
+                std::mem::take(&mut msg)
+            } else {
+                msg.clone()
+            };
+            self.world.after(
+                d,
+                Event::Deliver {
+                    id,
+                    msg: Box::new(m),
+                },
+            );
+        }
+    }
+
+    /// Handles every Ready `id` has, one at a time: a Ready that needs a
+    /// sync parks in the volatile buffer until its `DiskSync` event.
+    pub(crate) fn drive(&mut self, id: u64) {
+        loop {
+            let now = self.world.now();
+            let Some(node) = self.nodes.get_mut(&id) else {
+                return;
+            };
+            if node.pending.is_some() {
+                break;
+            }
+            let Some(raw) = node.raw.as_mut() else {
+                return;
+            };
+            if !raw.has_ready() {
+                break;
+            }
+            let mut rd = raw.ready();
+            let mut msgs = std::mem::take(&mut rd.messages);
+            node.pending_reads.append(&mut rd.read_states);
+            if SimNode::needs_sync(&rd) {
+                if self.cfg.bug_ack_before_sync {
+                    msgs.append(&mut rd.persisted_messages);
+                }
+                node.disk.next_write += 1;
+                let w = node.disk.next_write;
+                let delay = node.disk.sync_delay(&self.cfg.disk, now, &mut self.rng);
+                let inc = node.incarnation;
+                node.pending = Some((w, rd));
+                self.world.after(
+                    delay,
+                    Event::DiskSync {
+                        node: id,
+                        incarnation: inc,
+                        write: w,
+                    },
+                );
+                for m in msgs {
+                    self.send(m);
+                }
+                break;
+            }
+            for m in msgs {
+                self.send(m);
+            }
+            self.finish(id, rd);
+        }
+        self.serve_reads(id);
+        self.observe(id);
+    }
+
+    /// The Ready's writes are durable: store, send what waited, apply.
+    fn finish(&mut self, id: u64, rd: tinyraft::Ready) {
+        let interval = self.cfg.snapshot_interval;
+        let Some(node) = self.nodes.get_mut(&id) else {
+            return;
+        };
+        let entries = rd.entries.clone();
+        let wrote_hs = rd.hs.is_some() || rd.snapshot.is_some();
+        let fin: Finished = node.finish_ready(rd, interval);
+        let prev_term = entries.first().and_then(|e| {
+            if e.index <= 1 {
+                Some(0)
+            } else {
+                node.store.term(e.index - 1).ok()
+            }
+        });
+        let durable_hs = wrote_hs.then(|| *node.store.rl().hard_state());
+        if let Some(e) = fin.error {
+            self.breach(("storage", format!("node {id}: {e}")));
+        }
+        if let Some(idx) = fin.installed_snapshot {
+            self.push(EventKind::Snapshot {
+                node: id,
+                index: idx,
+            });
+            if let Err(b) = self.checker.on_snapshot_installed(id, idx) {
+                self.breach(b);
+            }
+        }
+        if !entries.is_empty() {
+            if let Err(b) = self.checker.on_entries(id, &entries, prev_term) {
+                self.breach(b);
+            }
+        }
+        if let Some(hs) = durable_hs {
+            if let Err(b) = self.checker.on_durable_hard_state(id, &hs) {
+                self.breach(b);
+            }
+        }
+        if let Some(upto) = fin.synced_upto {
+            self.push(EventKind::Sync {
+                node: id,
+                upto_index: upto,
+            });
+        }
+        for m in fin.persisted_messages {
+            self.send(m);
+        }
+        for a in &fin.applied {
+            let first = a.index > self.checker.committed_len();
+            if let Err(b) = self.checker.on_apply(id, a.index, a.term, &a.data) {
+                self.breach(b);
+            }
+            self.push(EventKind::Apply {
+                node: id,
+                index: a.index,
+                term: a.term,
+            });
+            if first {
+                if let Some((t, at)) = self.proposed_at.remove(&a.index) {
+                    if t == a.term {
+                        self.stats.commit_latency_ms.push(self.world.now() - at);
+                    }
+                }
+            }
+            if let Some((cc, cs)) = &a.conf {
+                self.membership_changed = true;
+                self.push(EventKind::ConfChange {
+                    node: id,
+                    change: format!("{:?} {} -> {cs}", cc.change_type(), cc.node_id),
+                });
+            }
+            if let Some((cmd, res)) = &a.kv {
+                self.client_applied(a.index, cmd, res);
+            }
+        }
+        if let Some(idx) = fin.took_snapshot {
+            self.push(EventKind::Snapshot {
+                node: id,
+                index: idx,
+            });
+        }
+    }
+
+    /// Compares a node's role, hard state and commit with what was last
+    /// seen, records changes and runs the per-node invariants.
+    fn observe(&mut self, id: u64) {
+        let Some(raw) = self.nodes.get(&id).and_then(|n| n.raw.as_ref()) else {
+            return;
+        };
+        let r = &raw.raft;
+        let now_role = (r.state, r.term, r.leader_id);
+        let hs = r.hard_state();
+        let commit = r.raft_log.committed;
+        let mut breaches: Vec<Breach> = Vec::new();
+        let mut events = Vec::new();
+        if self.last_role.get(&id) != Some(&now_role) {
+            let was_leader = self
+                .last_role
+                .get(&id)
+                .is_some_and(|&(s, t, _)| s == StateRole::Leader && t == r.term);
+            events.push(EventKind::Role {
+                node: id,
+                role: role_name(r.state).into(),
+                term: r.term,
+                leader: r.leader_id,
+            });
+            if r.state == StateRole::Leader && !was_leader {
+                if self.checker.known_leader(r.term).is_none() {
+                    self.stats.elections += 1;
+                }
+                if let Err(b) = self.checker.on_role(id, r.term, true) {
+                    breaches.push(b);
+                }
+                let last = r.raft_log.last_index();
+                if let Err(b) = self
+                    .checker
+                    .on_new_leader(id, r.term, last, |i| r.raft_log.term(i).ok())
+                {
+                    breaches.push(b);
+                }
+            }
+            self.last_role.insert(id, now_role);
+        }
+        if let Err(b) = self.checker.on_hard_state(id, &hs) {
+            breaches.push(b);
+        }
+        if self.last_commit.get(&id) != Some(&commit) {
+            events.push(EventKind::Commit {
+                node: id,
+                index: commit,
+            });
+            if r.state == StateRole::Leader && commit > 0 {
+                // Commit never exceeds what a quorum of voters durably holds.
+                if let Ok(t) = r.raft_log.term(commit) {
+                    // The configuration that counted may be the one before
+                    // this event applied a conf change, or the one after
+                    // (the core re-counts when a change shrinks the quorum):
+                    // a durable majority of either is sound.
+                    let now_voters = r.prs().voter_ids();
+                    let before = self
+                        .last_voters
+                        .get(&id)
+                        .cloned()
+                        .unwrap_or_else(|| now_voters.clone());
+                    let holding = |vs: &[u64]| {
+                        vs.iter()
+                            .filter(|v| {
+                                self.nodes
+                                    .get(v)
+                                    .is_some_and(|n| durably_holds(&n.store, commit, t))
+                            })
+                            .count()
+                    };
+                    let (h_now, h_before) = (holding(&now_voters), holding(&before));
+                    if h_now * 2 <= now_voters.len() && h_before * 2 <= before.len() {
+                        breaches.push((
+                            "commit_quorum",
+                            format!(
+                                "leader {id} committed {t}/{commit} but only {h_now} of voters {now_voters:?} store it durably",
+                            ),
+                        ));
+                    }
+                }
+            }
+            self.last_commit.insert(id, commit);
+        }
+        if r.state == StateRole::Leader {
+            let voters = r.prs().voter_ids();
+            if self.last_voters.get(&id) != Some(&voters) {
+                self.last_voters.insert(id, voters);
+            }
+        } else {
+            self.last_voters.remove(&id);
+        }
+        for e in events {
+            self.push(e);
+        }
+        for b in breaches {
+            self.breach(b);
+        }
+    }
+
+    pub(crate) fn push(&mut self, kind: EventKind) {
+        self.trace.push(self.world.now(), kind);
+    }
+
+    pub(crate) fn breach(&mut self, (invariant, detail): Breach) {
+        if self.violation.is_some() {
+            return;
+        }
+        self.push(EventKind::Violation {
+            invariant: invariant.into(),
+            detail: detail.clone(),
+        });
+        self.violation = Some(Violation {
+            seed: self.cfg.seed,
+            event: self.events,
+            time_ms: self.world.now(),
+            invariant: invariant.into(),
+            detail,
+            recent: self.trace.recent(40),
+        });
+    }
+
+    /// Runs events up to absolute time `end` (stops early on a violation).
+    pub(crate) fn run_to(&mut self, end: u64) {
+        while self.violation.is_none() {
+            match self.world.pop_until(end) {
+                Some(ev) => self.process(ev),
+                None => break,
+            }
+        }
+        self.world.advance_to(end);
+    }
+
+    // ----- public API ---------------------------------------------------
+
+    /// Current simulated time in ms.
+    pub fn now_ms(&self) -> u64 {
+        self.world.now()
+    }
+
+    /// Number of events processed so far.
+    pub fn events(&self) -> u64 {
+        self.events
+    }
+
+    /// Counters of the run so far.
+    pub fn stats(&self) -> &Stats {
+        &self.stats
+    }
+
+    /// The seed of this run.
+    pub fn seed(&self) -> u64 {
+        self.cfg.seed
+    }
+
+    /// Ids of every node ever created, ascending.
+    pub fn node_ids(&self) -> Vec<u64> {
+        self.nodes.keys().copied().collect()
+    }
+
+    /// Advances simulated time by `ms`, processing every event due.
+    pub fn run_for(&mut self, ms: u64) {
+        let end = self.world.now().saturating_add(ms);
+        self.run_to(end);
+    }
+
+    /// Runs until `pred` holds (checked after every event) or `max_ms` pass;
+    /// returns whether `pred` held.
+    pub fn run_until(&mut self, max_ms: u64, mut pred: impl FnMut(&Cluster) -> bool) -> bool {
+        let end = self.world.now().saturating_add(max_ms);
+        if pred(self) {
+            return true;
+        }
+        while self.violation.is_none() {
+            match self.world.pop_until(end) {
+                Some(ev) => {
+                    self.process(ev);
+                    if pred(self) {
+                        return true;
+                    }
+                }
+                None => break,
+            }
+        }
+        self.world.advance_to(end);
+        pred(self)
+    }
+
+    fn live_connected(&self) -> impl Iterator<Item = (u64, &SimNode)> + '_ {
+        self.nodes
+            .iter()
+            .filter(|(id, n)| n.is_up() && self.net.is_connected(**id))
+            .map(|(id, n)| (*id, n))
+    }
+
+    /// The unique leader of the highest term among live connected nodes.
+    pub fn leader(&self) -> Option<u64> {
+        let mut best: Option<(u64, u64)> = None;
+        let mut tie = false;
+        for (id, n) in self.live_connected() {
+            let Some(raw) = n.raw.as_ref() else { continue };
+            if raw.raft.state != StateRole::Leader {
+                continue;
+            }
+            match best {
+                Some((t, _)) if raw.raft.term < t => {}
+                Some((t, _)) if raw.raft.term == t => tie = true,
+                _ => {
+                    best = Some((raw.raft.term, id));
+                    tie = false;
+                }
+            }
+        }
+        if tie { None } else { best.map(|(_, id)| id) }
+    }
+
+    fn violation_err(&self) -> Option<String> {
+        self.violation.as_ref().map(|v| v.to_string())
+    }
+
+    /// 6.824's `checkOneLeader`: up to 10 polls, each after 450–550 ms of
+    /// simulated time; fails if some term has two leaders or none is found.
+    pub fn check_one_leader(&mut self) -> Result<u64, String> {
+        for _ in 0..10 {
+            let ms = self.rng.random_range(450..=550);
+            self.run_for(ms);
+            if let Some(e) = self.violation_err() {
+                return Err(e);
+            }
+            let mut by_term: BTreeMap<u64, Vec<u64>> = BTreeMap::new();
+            for (id, n) in self.live_connected() {
+                if let Some(raw) = n.raw.as_ref() {
+                    if raw.raft.state == StateRole::Leader {
+                        by_term.entry(raw.raft.term).or_default().push(id);
+                    }
+                }
+            }
+            for (t, ls) in &by_term {
+                if ls.len() > 1 {
+                    return Err(format!("term {t} has {} (>1) leaders: {ls:?}", ls.len()));
+                }
+            }
+            if let Some((_, ls)) = by_term.last_key_value() {
+                return Ok(ls[0]);
+            }
+        }
+        Err("expected one leader, got none".into())
+    }
+
+    /// No live connected node believes it leads.
+    pub fn check_no_leader(&self) -> Result<(), String> {
+        for (id, n) in self.live_connected() {
+            if n.raw
+                .as_ref()
+                .is_some_and(|r| r.raft.state == StateRole::Leader)
+            {
+                return Err(format!(
+                    "expected no leader among connected servers, but {id} claims to be leader"
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Live connected nodes agree on the term; returns it (0 if none).
+    pub fn check_terms(&self) -> Result<u64, String> {
+        let mut term = None;
+        for (id, n) in self.live_connected() {
+            let Some(raw) = n.raw.as_ref() else { continue };
+            match term {
+                None => term = Some(raw.raft.term),
+                Some(t) if t != raw.raft.term => {
+                    return Err(format!(
+                        "servers disagree on term: {t} vs {} (node {id})",
+                        raw.raft.term
+                    ));
+                }
+                _ => {}
+            }
+        }
+        Ok(term.unwrap_or(0))
+    }
+
+    /// Current term of `id`; for a crashed node, its last durable term.
+    pub fn term_of(&self, id: u64) -> u64 {
+        match self.nodes.get(&id) {
+            Some(n) => match n.raw.as_ref() {
+                Some(r) => r.raft.term,
+                None => n.store.rl().hard_state().term,
+            },
+            None => 0,
+        }
+    }
+
+    /// Whether `id` is up and believes it leads.
+    pub fn is_leader(&self, id: u64) -> bool {
+        self.nodes
+            .get(&id)
+            .and_then(|n| n.raw.as_ref())
+            .is_some_and(|r| r.raft.state == StateRole::Leader)
+    }
+
+    /// Proposes `cmd` on `id` if it is a live leader: `(index, term)` it took.
+    pub fn start(&mut self, id: u64, cmd: Vec<u8>) -> Option<(u64, u64)> {
+        let r = self.propose_on(id, cmd.into());
+        if r.is_some() {
+            self.drive(id);
+        }
+        r
+    }
+
+    /// Proposes without driving the node (callers batch, then drive).
+    pub(crate) fn propose_on(&mut self, id: u64, data: Bytes) -> Option<(u64, u64)> {
+        let now = self.world.now();
+        let raw = self.nodes.get_mut(&id)?.raw.as_mut()?;
+        if raw.raft.state != StateRole::Leader {
+            return None;
+        }
+        let before = raw.raft.raft_log.last_index();
+        raw.propose(Bytes::new(), data).ok()?;
+        let idx = raw.raft.raft_log.last_index();
+        let term = raw.raft.term;
+        if idx <= before {
+            return None;
+        }
+        self.stats.proposals += 1;
+        self.proposed_at.insert(idx, (term, now));
+        self.push(EventKind::Propose {
+            node: id,
+            index: idx,
+            term,
+        });
+        Some((idx, term))
+    }
+
+    /// 6.824's `cfg.one`: submit `cmd` to whichever live connected node
+    /// leads, and wait for `expected_nodes` to apply it; retries for up to
+    /// 10 s simulated (re-submitting if `retry`).
+    pub fn one(&mut self, cmd: Vec<u8>, expected_nodes: usize, retry: bool) -> Result<u64, String> {
+        let t0 = self.now_ms();
+        let ids = self.node_ids();
+        let mut starts = 0usize;
+        while self.now_ms() < t0 + 10_000 {
+            if let Some(e) = self.violation_err() {
+                return Err(e);
+            }
+            let mut index = None;
+            for _ in 0..ids.len() {
+                starts = (starts + 1) % ids.len();
+                let id = ids[starts];
+                if self.net.is_connected(id) && self.is_up(id) {
+                    if let Some((i, _)) = self.start(id, cmd.clone()) {
+                        index = Some(i);
+                        break;
+                    }
+                }
+            }
+            if let Some(index) = index {
+                let t1 = self.now_ms();
+                while self.now_ms() < t1 + 2_000 {
+                    let (nd, v) = self.n_committed(index);
+                    if nd > 0 && nd >= expected_nodes && v.as_deref() == Some(&cmd[..]) {
+                        return Ok(index);
+                    }
+                    self.run_for(20);
+                }
+                if !retry {
+                    return Err(format!(
+                        "one({:?}) failed to reach agreement",
+                        String::from_utf8_lossy(&cmd)
+                    ));
+                }
+            } else {
+                self.run_for(50);
+            }
+        }
+        Err(format!(
+            "one({:?}) failed to reach agreement",
+            String::from_utf8_lossy(&cmd)
+        ))
+    }
+
+    /// How many nodes applied `index` (ever, across restarts), and the
+    /// entry's data (empty for an empty entry). Disagreement between nodes
+    /// is a `state_machine_safety` violation, reported by
+    /// [`Cluster::check_invariants`].
+    pub fn n_committed(&self, index: u64) -> (usize, Option<Vec<u8>>) {
+        let n = self
+            .nodes
+            .keys()
+            .filter(|id| self.checker.max_applied(**id) >= index)
+            .count();
+        let data = if n > 0 {
+            self.checker.committed_entry(index).map(|(_, d)| d.to_vec())
+        } else {
+            None
+        };
+        (n, data)
+    }
+
+    /// 6.824's `cfg.wait`: waits (with backoff, about 10 s at most) for `n`
+    /// nodes to apply `index`. `Ok(None)` if some node moved past
+    /// `start_term`; `Err` if too few applied it.
+    pub fn wait(
+        &mut self,
+        index: u64,
+        n: usize,
+        start_term: Option<u64>,
+    ) -> Result<Option<Vec<u8>>, String> {
+        let mut to = 10;
+        for _ in 0..30 {
+            let (nd, _) = self.n_committed(index);
+            if nd >= n {
+                break;
+            }
+            self.run_for(to);
+            if to < 1000 {
+                to *= 2;
+            }
+            if let Some(st) = start_term {
+                let moved = self
+                    .nodes
+                    .values()
+                    .filter_map(|nd| nd.raw.as_ref())
+                    .any(|r| r.raft.term > st);
+                if moved {
+                    return Ok(None);
+                }
+            }
+        }
+        let (nd, v) = self.n_committed(index);
+        if nd < n {
+            return Err(format!("only {nd} decided for index {index}; wanted {n}"));
+        }
+        Ok(v)
+    }
+
+    /// Cuts `id` off the network (it keeps running).
+    pub fn disconnect(&mut self, id: u64) {
+        self.net.disconnect(id);
+        self.push(EventKind::Disconnect { node: id });
+    }
+
+    /// Reconnects `id`.
+    pub fn connect(&mut self, id: u64) {
+        self.net.connect(id);
+        self.push(EventKind::Connect { node: id });
+    }
+
+    /// Splits the network into `groups`; nodes in no group are isolated.
+    pub fn partition(&mut self, groups: &[&[u64]]) {
+        self.net.partition(groups);
+        self.push(EventKind::Partition {
+            groups: groups.iter().map(|g| g.to_vec()).collect(),
+        });
+    }
+
+    /// Blocks messages from `from` to `to` only (an asymmetric cut).
+    pub fn cut_one_way(&mut self, from: u64, to: u64) {
+        self.net.cut(from, to);
+        self.push(EventKind::Fault {
+            description: format!("cut {from}->{to}"),
+        });
+    }
+
+    /// Reconnects everyone and clears partitions and cuts.
+    pub fn heal(&mut self) {
+        self.net.heal();
+        self.push(EventKind::Heal);
+    }
+
+    /// Crashes `id`: everything not yet synced to its disk, its timers and
+    /// in-flight work are lost.
+    pub fn crash(&mut self, id: u64) {
+        let Some(n) = self.nodes.get_mut(&id) else {
+            return;
+        };
+        if !n.is_up() {
+            return;
+        }
+        n.crash();
+        self.push(EventKind::Crash { node: id });
+        self.check_durability();
+    }
+
+    /// Restarts `id` from its durable state only (a live node is crashed
+    /// first). Connectivity is unchanged.
+    pub fn restart(&mut self, id: u64) {
+        if !self.nodes.contains_key(&id) {
+            return;
+        }
+        self.crash(id);
+        self.push(EventKind::Restart { node: id });
+        self.boot(id);
+    }
+
+    /// Whether `id` is running (not crashed).
+    pub fn is_up(&self, id: u64) -> bool {
+        self.nodes.get(&id).is_some_and(|n| n.is_up())
+    }
+
+    /// 6.824's unreliable network: 10% drops, 0–27 ms delays. `false`
+    /// returns to `SimConfig::net`.
+    pub fn set_unreliable(&mut self, on: bool) {
+        self.net.set_unreliable(on);
+    }
+
+    /// 6.824's long reordering: about 2/3 of responses are delayed
+    /// 200 + U(0, U(0, 2000)) ms.
+    pub fn set_long_reordering(&mut self, on: bool) {
+        self.net.set_long_reordering(on);
+    }
+
+    /// Messages `id` handed to the network since the run began.
+    pub fn messages_sent(&self, id: u64) -> u64 {
+        self.net.traffic(id).messages
+    }
+
+    /// Encoded bytes of those messages.
+    pub fn bytes_sent(&self, id: u64) -> u64 {
+        self.net.traffic(id).bytes
+    }
+
+    /// The index `id` has applied; for a crashed node, what its durable
+    /// state restores (its durable commit index, at least its snapshot).
+    pub fn applied_index(&self, id: u64) -> u64 {
+        let Some(n) = self.nodes.get(&id) else {
+            return 0;
+        };
+        if n.is_up() {
+            return n.sm_applied;
+        }
+        let commit = n.store.rl().hard_state().commit;
+        let last = n.store.last_index().unwrap_or(0);
+        commit.min(last).max(snapshot_index(&n.store))
+    }
+
+    /// First index of `id`'s durable log (snapshot index + 1).
+    pub fn first_index(&self, id: u64) -> u64 {
+        self.nodes
+            .get(&id)
+            .and_then(|n| n.store.first_index().ok())
+            .unwrap_or(0)
+    }
+
+    /// Last index of `id`'s durable log.
+    pub fn last_index(&self, id: u64) -> u64 {
+        self.nodes
+            .get(&id)
+            .and_then(|n| n.store.last_index().ok())
+            .unwrap_or(0)
+    }
+
+    /// Encoded size of `id`'s durable hard state and log entries.
+    pub fn persisted_bytes(&self, id: u64) -> u64 {
+        self.nodes
+            .get(&id)
+            .map(|n| disk::persisted_bytes(&n.store))
+            .unwrap_or(0)
+    }
+
+    /// Encoded size of `id`'s durable snapshot.
+    pub fn snapshot_bytes(&self, id: u64) -> u64 {
+        self.nodes
+            .get(&id)
+            .map(|n| disk::snapshot_bytes(&n.store))
+            .unwrap_or(0)
+    }
+
+    fn change_membership(&mut self, change_type: ConfChangeType, id: u64) -> Result<(), String> {
+        if change_type != ConfChangeType::RemoveNode && !self.nodes.contains_key(&id) {
+            // A new node starts with an empty membership: it waits to be
+            // added and learns the configuration from the leader.
+            self.spawn_empty(id);
+        }
+        let cc = ConfChange {
+            change_type: change_type as i32,
+            node_id: id,
+            context: Bytes::new(),
+        };
+        let deadline = self.now_ms() + 10_000;
+        while self.now_ms() < deadline {
+            if let Some(e) = self.violation_err() {
+                return Err(e);
+            }
+            let Some(l) = self.leader() else {
+                self.run_for(50);
+                continue;
+            };
+            let Some(raw) = self.nodes.get_mut(&l).and_then(|n| n.raw.as_mut()) else {
+                self.run_for(50);
+                continue;
+            };
+            let before = raw.raft.raft_log.last_index();
+            if raw.propose_conf_change(Bytes::new(), cc.clone()).is_err() {
+                self.run_for(50);
+                continue;
+            }
+            let idx = raw.raft.raft_log.last_index();
+            let term = raw.raft.term;
+            if idx <= before {
+                self.run_for(50);
+                continue;
+            }
+            self.push(EventKind::Propose {
+                node: l,
+                index: idx,
+                term,
+            });
+            self.drive(l);
+            let left = deadline.saturating_sub(self.now_ms());
+            self.run_until(left, |c| c.checker.committed_len() >= idx);
+            match self.checker.committed_entry(idx) {
+                Some((t, _)) if *t == term => return Ok(()),
+                Some(_) => continue,
+                None => break,
+            }
+        }
+        Err(format!("{change_type:?} {id}: not committed within 10 s"))
+    }
+
+    /// Adds `id` as a voter through a conf change in the log (creating the
+    /// node if needed); returns once the change is committed.
+    pub fn add_node(&mut self, id: u64) -> Result<(), String> {
+        self.change_membership(ConfChangeType::AddNode, id)
+    }
+
+    /// Adds `id` as a learner (or demotes nothing: see the core's rules).
+    pub fn add_learner(&mut self, id: u64) -> Result<(), String> {
+        self.change_membership(ConfChangeType::AddLearnerNode, id)
+    }
+
+    /// Removes `id` from the membership; the node keeps running.
+    pub fn remove_node(&mut self, id: u64) -> Result<(), String> {
+        self.change_membership(ConfChangeType::RemoveNode, id)
+    }
+
+    /// Asks the current leader to hand leadership to `to`; returns once `to`
+    /// leads (at most 5 s simulated).
+    pub fn transfer_leader(&mut self, to: u64) -> Result<(), String> {
+        let Some(l) = self.leader() else {
+            return Err("no leader to transfer from".into());
+        };
+        if l == to {
+            return Ok(());
+        }
+        if let Some(raw) = self.nodes.get_mut(&l).and_then(|n| n.raw.as_mut()) {
+            raw.transfer_leader(to);
+        }
+        self.push(EventKind::Fault {
+            description: format!("transfer leader {l} -> {to}"),
+        });
+        self.drive(l);
+        if self.run_until(5_000, |c| c.is_leader(to)) {
+            Ok(())
+        } else {
+            Err(format!(
+                "leadership did not move from {l} to {to} within 5 s"
+            ))
+        }
+    }
+
+    /// Snapshots `id`'s state machine at `index` (≤ applied) and compacts its
+    /// log through it. No-op if `id` is down, `index` is past what it applied
+    /// or not past its snapshot.
+    pub fn compact(&mut self, id: u64, index: u64) {
+        let Some(n) = self.nodes.get_mut(&id) else {
+            return;
+        };
+        if !n.is_up() || index > n.sm_applied || index <= n.last_snap {
+            return;
+        }
+        match n.snapshot_upto(index) {
+            Ok(true) => self.push(EventKind::Snapshot { node: id, index }),
+            Ok(false) => {}
+            Err(e) => self.breach(("storage", format!("node {id} compact({index}): {e}"))),
+        }
+    }
+
+    /// `Err` with the first violated invariant, if any.
+    pub fn check_invariants(&self) -> Result<(), Violation> {
+        match &self.violation {
+            Some(v) => Err(v.clone()),
+            None => Ok(()),
+        }
+    }
+
+    /// The event trace.
+    pub fn trace(&self) -> &Trace {
+        &self.trace
+    }
+
+    /// Durability: the committed prefix must still be on a quorum's disks
+    /// (checked after crashes; skipped once membership changed).
+    fn check_durability(&mut self) {
+        if self.membership_changed {
+            return;
+        }
+        let g = self.checker.committed_len();
+        let Some((t, _)) = self.checker.committed_entry(g) else {
+            return;
+        };
+        let t = *t;
+        let holding = self
+            .nodes
+            .values()
+            .filter(|n| durably_holds(&n.store, g, t))
+            .count();
+        if holding * 2 <= self.cfg.nodes {
+            self.breach((
+                "durability",
+                format!(
+                    "committed entry {t}/{g} is durable on only {holding} of {} nodes",
+                    self.cfg.nodes
+                ),
+            ));
+        }
+    }
+}
+
+/// Whether `store` durably holds entry (index, term), or a snapshot past it.
+fn durably_holds(store: &MemStorage, index: u64, term: u64) -> bool {
+    if snapshot_index(store) >= index {
+        return true;
+    }
+    store.term(index).is_ok_and(|t| t == term)
+}
+
+fn role_name(r: StateRole) -> &'static str {
+    match r {
+        StateRole::Follower => "follower",
+        StateRole::Candidate => "candidate",
+        StateRole::PreCandidate => "pre_candidate",
+        StateRole::Leader => "leader",
+    }
+}

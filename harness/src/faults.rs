@@ -1,0 +1,570 @@
+//! Fault schedules: an explicit, timed list of fault actions drawn from the
+//! seed, so a failing run can be replayed exactly and `shrink` can remove
+//! actions one by one.
+
+use std::collections::BTreeSet;
+use std::fmt;
+use std::str::FromStr;
+
+use bytes::Bytes;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use tinyraft::eraftpb::{ConfChange, ConfChangeType};
+
+use crate::cluster::Cluster;
+use crate::net::NetConfig;
+use crate::trace::EventKind;
+use crate::world::Event;
+
+/// A family of faults that can be switched on or off.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum FaultKind {
+    /// Symmetric partitions, one-way cuts, isolating the leader, bridges.
+    Partition,
+    /// Crash and restart of up to a minority at once.
+    Crash,
+    /// Everyone crashes, then everyone restarts.
+    TotalCrash,
+    /// Bursts of message loss, duplication and long delays.
+    Network,
+    /// Disk sync latency spikes.
+    Disk,
+    /// Leader transfers.
+    Transfer,
+    /// Membership changes (add a learner, promote it, remove it).
+    Membership,
+    /// Snapshots and log compaction (also turns on `snapshot_interval`).
+    Snapshot,
+}
+
+impl FaultKind {
+    /// Every kind.
+    pub const ALL: [FaultKind; 8] = [
+        FaultKind::Partition,
+        FaultKind::Crash,
+        FaultKind::TotalCrash,
+        FaultKind::Network,
+        FaultKind::Disk,
+        FaultKind::Transfer,
+        FaultKind::Membership,
+        FaultKind::Snapshot,
+    ];
+
+    /// The CLI name.
+    pub fn name(self) -> &'static str {
+        match self {
+            FaultKind::Partition => "partition",
+            FaultKind::Crash => "crash",
+            FaultKind::TotalCrash => "total-crash",
+            FaultKind::Network => "network",
+            FaultKind::Disk => "disk",
+            FaultKind::Transfer => "transfer",
+            FaultKind::Membership => "membership",
+            FaultKind::Snapshot => "snapshot",
+        }
+    }
+}
+
+impl fmt::Display for FaultKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for FaultKind {
+    type Err = String;
+    fn from_str(s: &str) -> Result<FaultKind, String> {
+        FaultKind::ALL
+            .into_iter()
+            .find(|k| k.name() == s)
+            .ok_or_else(|| {
+                let names: Vec<&str> = FaultKind::ALL.iter().map(|k| k.name()).collect();
+                format!("unknown fault kind {s:?}; known: {}", names.join(", "))
+            })
+    }
+}
+
+/// Parses a comma-separated list of kinds; `all` and `none` are accepted.
+///
+/// ```
+/// use tinyraft_harness::faults::{parse_kinds, FaultKind};
+/// assert_eq!(parse_kinds("crash,partition").unwrap(), vec![FaultKind::Partition, FaultKind::Crash]);
+/// assert_eq!(parse_kinds("all").unwrap().len(), FaultKind::ALL.len());
+/// ```
+pub fn parse_kinds(list: &str) -> Result<Vec<FaultKind>, String> {
+    let mut set = BTreeSet::new();
+    for part in list.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        match part {
+            "all" => set.extend(FaultKind::ALL),
+            "none" => {}
+            p => {
+                set.insert(p.parse::<FaultKind>()?);
+            }
+        }
+    }
+    Ok(set.into_iter().collect())
+}
+
+/// One fault action.
+#[derive(Clone, Debug, PartialEq)]
+pub enum FaultAction {
+    /// Split the nodes into groups (nodes not listed are isolated).
+    Partition(Vec<Vec<u64>>),
+    /// Block messages from one node to another.
+    CutOneWay(u64, u64),
+    /// Isolate whoever leads at that moment.
+    IsolateLeader,
+    /// Two sides that only talk through one bridge node.
+    Bridge {
+        /// The node that hears both sides.
+        bridge: u64,
+        /// One side.
+        left: Vec<u64>,
+        /// The other side.
+        right: Vec<u64>,
+    },
+    /// Clear partitions, cuts and disconnections.
+    Heal,
+    /// Crash a node.
+    Crash(u64),
+    /// Crash whoever leads.
+    CrashLeader,
+    /// Restart a node (if down).
+    Restart(u64),
+    /// Crash every node.
+    CrashAll,
+    /// Restart every crashed node.
+    RestartAll,
+    /// Override the network profile for `ms`.
+    NetBurst {
+        /// Loss probability.
+        drop: f64,
+        /// Duplication probability.
+        dup: f64,
+        /// Long-delay probability.
+        long_delay: f64,
+        /// Duration.
+        ms: u64,
+    },
+    /// Add `extra_ms` to a node's sync latency for `ms`.
+    DiskSpike {
+        /// The node.
+        node: u64,
+        /// Extra sync latency.
+        extra_ms: u64,
+        /// Duration.
+        ms: u64,
+    },
+    /// Ask the leader to transfer leadership to `to`.
+    TransferLeader(u64),
+    /// Propose a membership change on the leader (not waiting for it).
+    Membership(ConfChangeType, u64),
+    /// Snapshot and compact a node at its applied index.
+    Compact(u64),
+}
+
+impl fmt::Display for FaultAction {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            FaultAction::Partition(g) => write!(f, "partition {g:?}"),
+            FaultAction::CutOneWay(a, b) => write!(f, "cut {a}->{b}"),
+            FaultAction::IsolateLeader => write!(f, "isolate leader"),
+            FaultAction::Bridge {
+                bridge,
+                left,
+                right,
+            } => write!(f, "bridge {left:?}-{bridge}-{right:?}"),
+            FaultAction::Heal => write!(f, "heal"),
+            FaultAction::Crash(n) => write!(f, "crash {n}"),
+            FaultAction::CrashLeader => write!(f, "crash leader"),
+            FaultAction::Restart(n) => write!(f, "restart {n}"),
+            FaultAction::CrashAll => write!(f, "crash all"),
+            FaultAction::RestartAll => write!(f, "restart all"),
+            FaultAction::NetBurst {
+                drop,
+                dup,
+                long_delay,
+                ms,
+            } => {
+                write!(
+                    f,
+                    "net burst drop={drop:.2} dup={dup:.2} long={long_delay:.2} for {ms}ms"
+                )
+            }
+            FaultAction::DiskSpike { node, extra_ms, ms } => {
+                write!(f, "disk spike {node} +{extra_ms}ms for {ms}ms")
+            }
+            FaultAction::TransferLeader(to) => write!(f, "transfer leader to {to}"),
+            FaultAction::Membership(t, n) => write!(f, "{t:?} {n}"),
+            FaultAction::Compact(n) => write!(f, "compact {n}"),
+        }
+    }
+}
+
+/// A fault action at a simulated time.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TimedFault {
+    /// When, in simulated ms from the start of the run.
+    pub at_ms: u64,
+    /// What.
+    pub action: FaultAction,
+}
+
+/// A whole schedule, ordered by time.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct FaultSchedule {
+    /// The actions, by time.
+    pub actions: Vec<TimedFault>,
+}
+
+impl FaultSchedule {
+    /// Draws a schedule for `nodes` voters over `duration_ms` from `seed`,
+    /// using only `kinds`. At most a minority is crashed at once, except
+    /// inside a total crash (which restarts everyone shortly after).
+    pub fn generate(
+        seed: u64,
+        nodes: usize,
+        kinds: &[FaultKind],
+        duration_ms: u64,
+    ) -> FaultSchedule {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x0fa1_7500_5eed);
+        let mut actions = Vec::new();
+        let n = nodes as u64;
+        let minority = ((nodes - 1) / 2) as u64;
+        let ids: Vec<u64> = (1..=n).collect();
+        let mut down_until: Vec<(u64, u64)> = Vec::new(); // (node, restart time)
+        let mut spare = n + 1; // next id for membership changes
+        let mut t = rng.random_range(300..1500);
+        let pick_kinds: Vec<FaultKind> = kinds.to_vec();
+        if pick_kinds.is_empty() {
+            return FaultSchedule { actions };
+        }
+        while t < duration_ms {
+            down_until.retain(|&(_, r)| r > t);
+            let kind = pick_kinds[rng.random_range(0..pick_kinds.len())];
+            let hold = rng.random_range(300..3000);
+            let mut push = |at: u64, action| actions.push(TimedFault { at_ms: at, action });
+            match kind {
+                FaultKind::Partition => {
+                    let action = match rng.random_range(0..4) {
+                        0 => {
+                            let mut shuffled = ids.clone();
+                            for i in (1..shuffled.len()).rev() {
+                                shuffled.swap(i, rng.random_range(0..=i));
+                            }
+                            let cut = rng.random_range(1..shuffled.len().max(2));
+                            let (a, b) = shuffled.split_at(cut.min(shuffled.len()));
+                            FaultAction::Partition(vec![a.to_vec(), b.to_vec()])
+                        }
+                        1 => {
+                            let a = ids[rng.random_range(0..ids.len())];
+                            let b = ids[rng.random_range(0..ids.len())];
+                            FaultAction::CutOneWay(a, if a == b { a % n + 1 } else { b })
+                        }
+                        2 => FaultAction::IsolateLeader,
+                        _ if nodes >= 3 => {
+                            let bridge = ids[rng.random_range(0..ids.len())];
+                            let others: Vec<u64> =
+                                ids.iter().copied().filter(|&i| i != bridge).collect();
+                            let half = others.len() / 2;
+                            FaultAction::Bridge {
+                                bridge,
+                                left: others[..half].to_vec(),
+                                right: others[half..].to_vec(),
+                            }
+                        }
+                        _ => FaultAction::IsolateLeader,
+                    };
+                    push(t, action);
+                    push(t + hold, FaultAction::Heal);
+                }
+                FaultKind::Crash => {
+                    if (down_until.len() as u64) < minority {
+                        let up: Vec<u64> = ids
+                            .iter()
+                            .copied()
+                            .filter(|i| !down_until.iter().any(|d| d.0 == *i))
+                            .collect();
+                        if rng.random_bool(0.3) {
+                            push(t, FaultAction::CrashLeader);
+                            push(t + hold, FaultAction::RestartAll);
+                            down_until.push((0, t + hold));
+                        } else if !up.is_empty() {
+                            let v = up[rng.random_range(0..up.len())];
+                            push(t, FaultAction::Crash(v));
+                            push(t + hold, FaultAction::Restart(v));
+                            down_until.push((v, t + hold));
+                        }
+                    }
+                }
+                FaultKind::TotalCrash => {
+                    if down_until.is_empty() {
+                        let back = rng.random_range(50..1500);
+                        push(t, FaultAction::CrashAll);
+                        push(t + back, FaultAction::RestartAll);
+                        down_until.extend(ids.iter().map(|&i| (i, t + back)));
+                    }
+                }
+                FaultKind::Network => {
+                    push(
+                        t,
+                        FaultAction::NetBurst {
+                            drop: rng.random_range(0.0..0.4),
+                            dup: rng.random_range(0.0..0.2),
+                            long_delay: rng.random_range(0.0..0.2),
+                            ms: hold,
+                        },
+                    );
+                }
+                FaultKind::Disk => {
+                    let node = ids[rng.random_range(0..ids.len())];
+                    push(
+                        t,
+                        FaultAction::DiskSpike {
+                            node,
+                            extra_ms: rng.random_range(20..400),
+                            ms: hold,
+                        },
+                    );
+                }
+                FaultKind::Transfer => {
+                    push(
+                        t,
+                        FaultAction::TransferLeader(ids[rng.random_range(0..ids.len())]),
+                    );
+                }
+                FaultKind::Membership => {
+                    // A spare node joins as a learner, is promoted, and leaves.
+                    let s = spare;
+                    spare += 1;
+                    push(
+                        t,
+                        FaultAction::Membership(ConfChangeType::AddLearnerNode, s),
+                    );
+                    push(
+                        t + hold / 3,
+                        FaultAction::Membership(ConfChangeType::AddNode, s),
+                    );
+                    push(
+                        t + hold,
+                        FaultAction::Membership(ConfChangeType::RemoveNode, s),
+                    );
+                }
+                FaultKind::Snapshot => {
+                    push(t, FaultAction::Compact(ids[rng.random_range(0..ids.len())]));
+                }
+            }
+            t += rng.random_range(200..1500);
+        }
+        actions.sort_by_key(|a| a.at_ms);
+        FaultSchedule { actions }
+    }
+}
+
+/// The fault schedule installed in a cluster, and what it has in effect.
+#[derive(Debug, Default)]
+pub(crate) struct FaultState {
+    pub(crate) schedule: Vec<TimedFault>,
+    /// Whether scheduled actions still take effect.
+    pub(crate) active: bool,
+    burst_until: u64,
+}
+
+impl Cluster {
+    /// Installs `schedule`: each action fires at its time (from now on).
+    pub fn install_faults(&mut self, schedule: &FaultSchedule) {
+        self.faults.schedule = schedule.actions.clone();
+        self.faults.active = true;
+        for (i, a) in schedule.actions.iter().enumerate() {
+            self.world.schedule(a.at_ms, Event::Fault { step: i });
+        }
+    }
+
+    /// Stops the fault schedule and undoes its lasting effects: heals the
+    /// network, ends bursts and disk spikes, restarts crashed nodes.
+    pub fn end_faults(&mut self) {
+        self.faults.active = false;
+        self.net.burst = None;
+        self.heal();
+        for id in self.node_ids() {
+            if let Some(n) = self.nodes.get_mut(&id) {
+                n.disk.spike_until = 0;
+            }
+            if !self.is_up(id) {
+                self.restart(id);
+            }
+        }
+    }
+
+    pub(crate) fn fault_event(&mut self, step: usize) {
+        if !self.faults.active {
+            return;
+        }
+        let now = self.now_ms();
+        if self.net.burst.is_some() && now >= self.faults.burst_until {
+            self.net.burst = None;
+        }
+        let Some(tf) = self.faults.schedule.get(step).cloned() else {
+            return;
+        };
+        self.push(EventKind::Fault {
+            description: tf.action.to_string(),
+        });
+        match tf.action {
+            FaultAction::Partition(groups) => {
+                let refs: Vec<&[u64]> = groups.iter().map(|g| g.as_slice()).collect();
+                self.partition(&refs);
+            }
+            FaultAction::CutOneWay(a, b) => self.cut_one_way(a, b),
+            FaultAction::IsolateLeader => {
+                if let Some(l) = self.leader() {
+                    let others: Vec<u64> =
+                        self.node_ids().into_iter().filter(|&i| i != l).collect();
+                    self.partition(&[&[l], &others]);
+                }
+            }
+            FaultAction::Bridge {
+                bridge,
+                left,
+                right,
+            } => {
+                for &a in &left {
+                    for &b in &right {
+                        self.cut_one_way(a, b);
+                        self.cut_one_way(b, a);
+                    }
+                }
+                let _ = bridge;
+            }
+            FaultAction::Heal => {
+                self.net.clear_partitions();
+                self.push(EventKind::Heal);
+            }
+            FaultAction::Crash(n) => self.crash(n),
+            FaultAction::CrashLeader => {
+                if let Some(l) = self.leader() {
+                    self.crash(l);
+                }
+            }
+            FaultAction::Restart(n) => {
+                if !self.is_up(n) {
+                    self.restart(n);
+                }
+            }
+            FaultAction::CrashAll => {
+                for id in self.node_ids() {
+                    self.crash(id);
+                }
+            }
+            FaultAction::RestartAll => {
+                for id in self.node_ids() {
+                    if !self.is_up(id) {
+                        self.restart(id);
+                    }
+                }
+            }
+            FaultAction::NetBurst {
+                drop,
+                dup,
+                long_delay,
+                ms,
+            } => {
+                self.net.burst = Some(NetConfig {
+                    drop_rate: drop,
+                    dup_rate: dup,
+                    long_delay_rate: long_delay,
+                    long_delay_max_ms: 1500,
+                    ..self.cfg.net.clone()
+                });
+                self.faults.burst_until = now + ms;
+                // A no-op fault step marks the end of the burst.
+                self.world
+                    .schedule(now + ms, Event::Fault { step: usize::MAX });
+            }
+            FaultAction::DiskSpike { node, extra_ms, ms } => {
+                if let Some(n) = self.nodes.get_mut(&node) {
+                    n.disk.spike_ms = extra_ms;
+                    n.disk.spike_until = now + ms;
+                }
+            }
+            FaultAction::TransferLeader(to) => {
+                if let Some(l) = self.leader() {
+                    if l != to {
+                        if let Some(raw) = self.nodes.get_mut(&l).and_then(|n| n.raw.as_mut()) {
+                            raw.transfer_leader(to);
+                        }
+                        self.drive(l);
+                    }
+                }
+            }
+            FaultAction::Membership(t, id) => {
+                if t != ConfChangeType::RemoveNode && !self.nodes.contains_key(&id) {
+                    self.spawn_empty(id);
+                }
+                if let Some(l) = self.leader() {
+                    let cc = ConfChange {
+                        change_type: t as i32,
+                        node_id: id,
+                        context: Bytes::new(),
+                    };
+                    if let Some(raw) = self.nodes.get_mut(&l).and_then(|n| n.raw.as_mut()) {
+                        let _ = raw.propose_conf_change(Bytes::new(), cc);
+                    }
+                    self.drive(l);
+                }
+            }
+            FaultAction::Compact(n) => {
+                let applied = self.nodes.get(&n).map(|x| x.sm_applied).unwrap_or(0);
+                self.compact(n, applied);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The schedule is a pure function of the seed (replay depends on it).
+    #[test]
+    fn schedule_is_deterministic_and_seed_dependent() {
+        let a = FaultSchedule::generate(1, 5, &FaultKind::ALL, 20_000);
+        let b = FaultSchedule::generate(1, 5, &FaultKind::ALL, 20_000);
+        let c = FaultSchedule::generate(2, 5, &FaultKind::ALL, 20_000);
+        assert_eq!(a, b);
+        assert_ne!(a, c);
+        assert!(!a.actions.is_empty());
+        assert!(a.actions.windows(2).all(|w| w[0].at_ms <= w[1].at_ms));
+    }
+
+    /// At most a minority is ever down outside a total crash.
+    #[test]
+    fn crashes_stay_within_a_minority() {
+        for seed in 0..50 {
+            let s = FaultSchedule::generate(seed, 5, &[FaultKind::Crash], 30_000);
+            let mut down = BTreeSet::new();
+            for a in &s.actions {
+                match a.action {
+                    FaultAction::Crash(n) => {
+                        down.insert(n);
+                    }
+                    FaultAction::Restart(n) => {
+                        down.remove(&n);
+                    }
+                    _ => {}
+                }
+                assert!(down.len() <= 2, "seed {seed}: {down:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn kinds_parse_from_the_cli() {
+        assert_eq!(parse_kinds("none").unwrap(), vec![]);
+        assert!(parse_kinds("bogus").is_err());
+        assert_eq!(
+            parse_kinds("total-crash").unwrap(),
+            vec![FaultKind::TotalCrash]
+        );
+    }
+}

@@ -1,0 +1,469 @@
+//! Raft's safety invariants, checked incrementally after every simulated
+//! event. Each check looks only at what the event changed (a role, a hard
+//! state, a written or applied entry), so the cost per event is small and a
+//! campaign can afford to check everything all the time.
+//!
+//! The checks, by name (the name a [`Violation`] reports):
+//! - `election_safety`: at most one leader per term, over the whole run.
+//! - `log_matching`: an entry's (index, term) fixes its data and the term of
+//!   its predecessor — inductively, two logs agreeing on (index, term) agree
+//!   on every entry up to it.
+//! - `leader_completeness`: a new leader holds every entry committed so far.
+//! - `state_machine_safety`: no two nodes apply different entries at one
+//!   index; each node applies in order with no gaps.
+//! - `durability`: the committed prefix survives crashes on a quorum.
+//! - `monotonicity`: term, vote-within-term and commit never go backwards
+//!   (in memory within a life; on disk across restarts).
+//! - `commit_quorum`: a leader's commit index never exceeds what a quorum of
+//!   its voters durably stores.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use bytes::Bytes;
+use tinyraft::eraftpb::{Entry, HardState};
+
+use crate::trace::{Fnv64, TraceEvent};
+
+/// A broken invariant: which one, where in the run, and what led to it.
+///
+/// ```
+/// use tinyraft_harness::{Cluster, SimConfig};
+/// # fn demo(c: &Cluster) {
+/// if let Err(v) = c.check_invariants() {
+///     eprintln!("{v}"); // seed, event number, invariant, last events
+/// }
+/// # }
+/// ```
+#[derive(Clone, Debug)]
+pub struct Violation {
+    /// Seed of the run.
+    pub seed: u64,
+    /// Number of simulated events processed when the violation was seen.
+    pub event: u64,
+    /// Simulated time (ms) of the violation.
+    pub time_ms: u64,
+    /// Name of the invariant (see the module docs).
+    pub invariant: String,
+    /// What exactly was wrong.
+    pub detail: String,
+    /// The last trace events before the violation, oldest first.
+    pub recent: Vec<TraceEvent>,
+}
+
+impl fmt::Display for Violation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(
+            f,
+            "invariant `{}` violated at event {} ({} ms simulated), seed {}: {}",
+            self.invariant, self.event, self.time_ms, self.seed, self.detail
+        )?;
+        if !self.recent.is_empty() {
+            writeln!(f, "last {} events:", self.recent.len())?;
+            for e in &self.recent {
+                writeln!(f, "  {e}")?;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for Violation {}
+
+/// A failed check: (invariant name, detail).
+pub(crate) type Breach = (&'static str, String);
+
+fn hash_bytes(b: &[u8]) -> u64 {
+    let mut h = Fnv64::new();
+    h.bytes(b);
+    h.finish()
+}
+
+/// Incremental state of every invariant.
+#[derive(Debug, Default)]
+pub struct Checker {
+    /// term → the node that led it.
+    leaders: BTreeMap<u64, u64>,
+    /// Hard state last seen in memory, per node (this life).
+    mem: BTreeMap<u64, HardState>,
+    /// Hard state last made durable, per node (whole run).
+    durable: BTreeMap<u64, HardState>,
+    /// (index, term) → (data hash, predecessor's term) for every entry any
+    /// node ever wrote.
+    entries: BTreeMap<(u64, u64), (u64, u64)>,
+    /// The committed log as first applied anywhere: position i is index i+1.
+    applied: Vec<(u64, Bytes)>,
+    /// Per node: index of the last entry applied to its state machine in
+    /// its current life.
+    node_applied: BTreeMap<u64, u64>,
+    /// Per node: highest index it ever applied (across lives), for
+    /// `n_committed`.
+    node_max_applied: BTreeMap<u64, u64>,
+}
+
+impl Checker {
+    /// A checker that has seen nothing.
+    pub fn new() -> Checker {
+        Checker::default()
+    }
+
+    /// The globally committed log length: the highest index any node applied.
+    pub fn committed_len(&self) -> u64 {
+        self.applied.len() as u64
+    }
+
+    /// The entry first applied at `index`: (term, data).
+    pub fn committed_entry(&self, index: u64) -> Option<&(u64, Bytes)> {
+        index
+            .checked_sub(1)
+            .and_then(|i| self.applied.get(i as usize))
+    }
+
+    /// Highest index `node` ever applied (across restarts).
+    pub fn max_applied(&self, node: u64) -> u64 {
+        self.node_max_applied.get(&node).copied().unwrap_or(0)
+    }
+
+    /// `node` is (or is not) leader at `term`.
+    pub fn on_role(&mut self, node: u64, term: u64, is_leader: bool) -> Result<(), Breach> {
+        if !is_leader {
+            return Ok(());
+        }
+        match self.leaders.get(&term) {
+            Some(&other) if other != node => Err((
+                "election_safety",
+                format!("nodes {other} and {node} both lead term {term}"),
+            )),
+            Some(_) => Ok(()),
+            None => {
+                self.leaders.insert(term, node);
+                Ok(())
+            }
+        }
+    }
+
+    /// Whether `node` is already known as the leader of `term`.
+    pub fn known_leader(&self, term: u64) -> Option<u64> {
+        self.leaders.get(&term).copied()
+    }
+
+    fn monotonic(prev: &HardState, hs: &HardState, node: u64, what: &str) -> Result<(), Breach> {
+        if hs.term < prev.term {
+            return Err((
+                "monotonicity",
+                format!("node {node} {what} term went {} -> {}", prev.term, hs.term),
+            ));
+        }
+        if hs.term == prev.term && prev.vote != 0 && hs.vote != prev.vote {
+            return Err((
+                "monotonicity",
+                format!(
+                    "node {node} {what} vote changed {} -> {} within term {}",
+                    prev.vote, hs.vote, hs.term
+                ),
+            ));
+        }
+        if hs.commit < prev.commit {
+            return Err((
+                "monotonicity",
+                format!(
+                    "node {node} {what} commit went {} -> {}",
+                    prev.commit, hs.commit
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The in-memory hard state of a live node.
+    pub fn on_hard_state(&mut self, node: u64, hs: &HardState) -> Result<(), Breach> {
+        if let Some(prev) = self.mem.get(&node) {
+            if prev == hs {
+                return Ok(());
+            }
+            Self::monotonic(prev, hs, node, "in-memory")?;
+        }
+        self.mem.insert(node, *hs);
+        Ok(())
+    }
+
+    /// A hard state just became durable on `node`.
+    pub fn on_durable_hard_state(&mut self, node: u64, hs: &HardState) -> Result<(), Breach> {
+        if let Some(prev) = self.durable.get(&node) {
+            Self::monotonic(prev, hs, node, "durable")?;
+        }
+        self.durable.insert(node, *hs);
+        Ok(())
+    }
+
+    /// `node` crashed and came back: its in-memory state restarts from disk,
+    /// its state machine from the snapshot at `snap_index`.
+    pub fn on_restart(&mut self, node: u64, snap_index: u64) {
+        self.mem.remove(&node);
+        self.node_applied.insert(node, snap_index);
+    }
+
+    /// `node` durably wrote `entries`; `prev_term` is the term of the entry
+    /// before the first one in its log (None if unknown, e.g. compacted).
+    pub fn on_entries(
+        &mut self,
+        node: u64,
+        entries: &[Entry],
+        prev_term: Option<u64>,
+    ) -> Result<(), Breach> {
+        let mut prev = prev_term;
+        for e in entries {
+            let h = hash_bytes(&e.data);
+            match self.entries.get(&(e.index, e.term)) {
+                Some(&(oh, op)) => {
+                    if oh != h {
+                        return Err((
+                            "log_matching",
+                            format!(
+                                "node {node} wrote entry {}/{} with data that differs from another copy",
+                                e.term, e.index
+                            ),
+                        ));
+                    }
+                    if let Some(p) = prev {
+                        if p != op {
+                            return Err((
+                                "log_matching",
+                                format!(
+                                    "node {node} holds entry {}/{} after an entry of term {p}, another log after term {op}",
+                                    e.term, e.index
+                                ),
+                            ));
+                        }
+                    }
+                }
+                None => {
+                    if let Some(p) = prev {
+                        self.entries.insert((e.index, e.term), (h, p));
+                    }
+                }
+            }
+            prev = Some(e.term);
+        }
+        Ok(())
+    }
+
+    /// `node` just became leader of `term` with log end `last_index`;
+    /// `term_at(i)` reads its log (None when compacted away).
+    pub fn on_new_leader(
+        &self,
+        node: u64,
+        term: u64,
+        last_index: u64,
+        term_at: impl Fn(u64) -> Option<u64>,
+    ) -> Result<(), Breach> {
+        let g = self.committed_len();
+        if g == 0 {
+            return Ok(());
+        }
+        if last_index < g {
+            return Err((
+                "leader_completeness",
+                format!(
+                    "node {node} leads term {term} with last index {last_index}, but {g} is committed"
+                ),
+            ));
+        }
+        let want = self.applied[(g - 1) as usize].0;
+        match term_at(g) {
+            Some(t) if t != want => Err((
+                "leader_completeness",
+                format!(
+                    "node {node} leads term {term} holding term {t} at committed index {g} (committed term {want})"
+                ),
+            )),
+            _ => Ok(()),
+        }
+    }
+
+    /// `node` applied the committed entry (index, term, data).
+    pub fn on_apply(
+        &mut self,
+        node: u64,
+        index: u64,
+        term: u64,
+        data: &Bytes,
+    ) -> Result<(), Breach> {
+        let last = self.node_applied.get(&node).copied().unwrap_or(0);
+        if index != last + 1 {
+            return Err((
+                "state_machine_safety",
+                format!(
+                    "node {node} applied index {index} right after {last} (out of order or a gap)"
+                ),
+            ));
+        }
+        self.node_applied.insert(node, index);
+        let m = self.node_max_applied.entry(node).or_insert(0);
+        *m = (*m).max(index);
+        let len = self.applied.len() as u64;
+        if index <= len {
+            let (t, d) = &self.applied[(index - 1) as usize];
+            if *t != term || d != data {
+                return Err((
+                    "state_machine_safety",
+                    format!(
+                        "node {node} applied {term}/{index}, but another node applied {t}/{index} with other data"
+                    ),
+                ));
+            }
+        } else if index == len + 1 {
+            self.applied.push((term, data.clone()));
+        } else {
+            return Err((
+                "state_machine_safety",
+                format!(
+                    "node {node} applied index {index} while nothing is known applied past {len}"
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// `node` replaced its state machine with a snapshot at `index`.
+    pub fn on_snapshot_installed(&mut self, node: u64, index: u64) -> Result<(), Breach> {
+        if index > self.committed_len() {
+            return Err((
+                "state_machine_safety",
+                format!(
+                    "node {node} installed a snapshot at {index}, past the committed log ({})",
+                    self.committed_len()
+                ),
+            ));
+        }
+        self.node_applied.insert(node, index);
+        let m = self.node_max_applied.entry(node).or_insert(0);
+        *m = (*m).max(index);
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ent(index: u64, term: u64, data: &'static [u8]) -> Entry {
+        Entry {
+            index,
+            term,
+            data: Bytes::from_static(data),
+            ..Default::default()
+        }
+    }
+
+    /// Raft §5.2 election safety: a second leader in one term is caught.
+    #[test]
+    fn election_safety_catches_two_leaders_in_a_term() {
+        let mut c = Checker::new();
+        c.on_role(1, 3, true).unwrap();
+        c.on_role(1, 3, true).unwrap();
+        c.on_role(2, 4, true).unwrap();
+        assert_eq!(c.on_role(2, 3, true).unwrap_err().0, "election_safety");
+    }
+
+    /// Raft §5.3 log matching: same (index, term), different data or
+    /// different predecessor.
+    #[test]
+    fn log_matching_catches_divergent_copies() {
+        let mut c = Checker::new();
+        c.on_entries(1, &[ent(1, 1, b"a"), ent(2, 1, b"b")], Some(0))
+            .unwrap();
+        c.on_entries(2, &[ent(1, 1, b"a"), ent(2, 1, b"b")], Some(0))
+            .unwrap();
+        assert_eq!(
+            c.on_entries(3, &[ent(2, 1, b"X")], Some(1)).unwrap_err().0,
+            "log_matching"
+        );
+        assert_eq!(
+            c.on_entries(3, &[ent(2, 1, b"b")], Some(7)).unwrap_err().0,
+            "log_matching"
+        );
+    }
+
+    /// Raft §5.4.3 leader completeness: a leader missing a committed entry.
+    #[test]
+    fn leader_completeness_catches_a_short_or_divergent_leader() {
+        let mut c = Checker::new();
+        c.on_apply(1, 1, 1, &Bytes::from_static(b"a")).unwrap();
+        c.on_apply(1, 2, 2, &Bytes::from_static(b"b")).unwrap();
+        assert_eq!(
+            c.on_new_leader(3, 3, 1, |_| Some(1)).unwrap_err().0,
+            "leader_completeness"
+        );
+        assert_eq!(
+            c.on_new_leader(3, 3, 2, |_| Some(1)).unwrap_err().0,
+            "leader_completeness"
+        );
+        c.on_new_leader(2, 3, 2, |_| Some(2)).unwrap();
+    }
+
+    /// Raft §5.4.3 state machine safety: different data at one index, and a gap.
+    #[test]
+    fn state_machine_safety_catches_disagreement_and_gaps() {
+        let mut c = Checker::new();
+        c.on_apply(1, 1, 1, &Bytes::from_static(b"a")).unwrap();
+        assert_eq!(
+            c.on_apply(2, 1, 1, &Bytes::from_static(b"z"))
+                .unwrap_err()
+                .0,
+            "state_machine_safety"
+        );
+        let mut c = Checker::new();
+        c.on_apply(1, 1, 1, &Bytes::from_static(b"a")).unwrap();
+        assert_eq!(
+            c.on_apply(1, 3, 1, &Bytes::from_static(b"c"))
+                .unwrap_err()
+                .0,
+            "state_machine_safety"
+        );
+        // After a restart from snapshot 0, re-applying the same entry is fine.
+        let mut c = Checker::new();
+        c.on_apply(1, 1, 1, &Bytes::from_static(b"a")).unwrap();
+        c.on_restart(1, 0);
+        c.on_apply(1, 1, 1, &Bytes::from_static(b"a")).unwrap();
+        assert_eq!(c.max_applied(1), 1);
+    }
+
+    /// Monotonicity: term, vote within a term and commit never go back.
+    #[test]
+    fn monotonicity_catches_regressions() {
+        let hs = |term, vote, commit| HardState { term, vote, commit };
+        let mut c = Checker::new();
+        c.on_hard_state(1, &hs(2, 1, 5)).unwrap();
+        assert_eq!(
+            c.on_hard_state(1, &hs(1, 1, 5)).unwrap_err().0,
+            "monotonicity"
+        );
+        assert_eq!(
+            c.on_hard_state(1, &hs(2, 3, 5)).unwrap_err().0,
+            "monotonicity"
+        );
+        assert_eq!(
+            c.on_hard_state(1, &hs(2, 1, 4)).unwrap_err().0,
+            "monotonicity"
+        );
+        c.on_durable_hard_state(1, &hs(2, 1, 5)).unwrap();
+        c.on_restart(1, 0);
+        // In memory restarts from disk; on disk nothing may go back.
+        c.on_hard_state(1, &hs(2, 1, 3)).unwrap();
+        assert_eq!(
+            c.on_durable_hard_state(1, &hs(2, 1, 3)).unwrap_err().0,
+            "monotonicity"
+        );
+    }
+
+    /// A snapshot beyond anything committed is a state-machine violation.
+    #[test]
+    fn snapshot_past_commit_is_caught() {
+        let mut c = Checker::new();
+        assert_eq!(
+            c.on_snapshot_installed(1, 5).unwrap_err().0,
+            "state_machine_safety"
+        );
+    }
+}

@@ -1,0 +1,371 @@
+//! Log replication and commitment (Raft §5.3, §5.4.2): the leader's
+//! appends and heartbeats with per-follower flow control, the follower's
+//! consistency check, and the commit rule.
+
+use bytes::Bytes;
+use slog::{debug, info, warn};
+use tinyraft_log::StorageError;
+use tinyraft_log::storage::Storage;
+use tinyraft_proto::eraftpb::{Entry, EntryType, Message, MessageType};
+
+use crate::errors::{Error, Result};
+use crate::raft::Raft;
+use crate::tracker::ProgressState;
+
+/// Encoded size of an entry, as `max_size_per_msg` counts it.
+fn entry_size(e: &Entry) -> u64 {
+    use prost::Message as _;
+    e.encoded_len() as u64
+}
+
+impl<S: Storage> Raft<S> {
+    /// Sends `to` an append with the entries it needs (or a snapshot if the
+    /// log no longer has them), unless its flow control says wait.
+    pub fn send_append(&mut self, to: u64) {
+        self.maybe_send_append(to, true);
+    }
+
+    /// Like [`send_append`](Self::send_append); with `allow_empty` false, an
+    /// append is sent only if it carries entries. Returns whether a message
+    /// was queued.
+    pub(crate) fn maybe_send_append(&mut self, to: u64, allow_empty: bool) -> bool {
+        let Some(pr) = self.prs.get(to) else {
+            return false;
+        };
+        if pr.is_paused() {
+            return false;
+        }
+        let next = pr.next_idx.max(1);
+        let prev = next - 1;
+        let log_term = self.raft_log.term(prev);
+        let ents = self.raft_log.entries(next, Some(self.max_msg_size));
+        let (log_term, ents) = match (log_term, ents) {
+            (Ok(t), Ok(e)) => (t, e),
+            (Err(StorageError::Compacted), _) | (_, Err(StorageError::Compacted)) => {
+                return self.send_snapshot(to);
+            }
+            (Err(e), _) | (_, Err(e)) => {
+                // Unavailable and friends: leave the follower probing, retry later.
+                debug!(self.logger, "cannot build append now"; "to" => to, "next" => next, "err" => %e);
+                return false;
+            }
+        };
+        if ents.is_empty() && !allow_empty {
+            return false;
+        }
+        let last = ents.last().map(|e| e.index);
+        let commit = self.raft_log.committed;
+        if !self.merge_into_queued_append(to, prev, &ents) {
+            let m = Message {
+                msg_type: MessageType::MsgAppend as i32,
+                to,
+                index: prev,
+                log_term,
+                entries: ents,
+                commit,
+                ..Default::default()
+            };
+            self.send(m);
+        }
+        let Some(pr) = self.prs.get_mut(to) else {
+            return true;
+        };
+        match pr.state {
+            ProgressState::Replicate => {
+                if let Some(last) = last {
+                    pr.optimistic_update(last);
+                    pr.ins.add(last);
+                }
+            }
+            ProgressState::Probe => pr.pause(),
+            ProgressState::Snapshot => {}
+        }
+        true
+    }
+
+    /// Batching: if an append to `to` of this term is still queued and ends
+    /// exactly at `prev`, extend it with `ents` instead of queueing another
+    /// message (within `max_size_per_msg`).
+    fn merge_into_queued_append(&mut self, to: u64, prev: u64, ents: &[Entry]) -> bool {
+        if ents.is_empty() {
+            return false;
+        }
+        let (term, commit, max) = (self.term, self.raft_log.committed, self.max_msg_size);
+        let Some(m) = self
+            .msgs
+            .iter_mut()
+            .rev()
+            .find(|m| m.to == to && m.msg_type() == MessageType::MsgAppend && m.term == term)
+        else {
+            return false;
+        };
+        let end = m.entries.last().map_or(m.index, |e| e.index);
+        if end != prev {
+            return false;
+        }
+        let size: u64 = m.entries.iter().chain(ents.iter()).map(entry_size).sum();
+        if size > max && !m.entries.is_empty() {
+            return false;
+        }
+        m.entries.extend_from_slice(ents);
+        m.commit = commit;
+        true
+    }
+
+    /// Sends appends to every member that may receive one.
+    pub fn bcast_append(&mut self) {
+        for id in self.prs.member_ids() {
+            if id != self.id {
+                self.send_append(id);
+            }
+        }
+    }
+
+    /// Sends a heartbeat to every member (carrying the last pending read
+    /// request's context, so one round confirms it).
+    pub fn bcast_heartbeat(&mut self) {
+        let ctx = self.last_read_ctx();
+        self.bcast_heartbeat_with_ctx(ctx);
+    }
+
+    pub(crate) fn bcast_heartbeat_with_ctx(&mut self, ctx: Option<Bytes>) {
+        for id in self.prs.member_ids() {
+            if id != self.id {
+                self.send_heartbeat(id, ctx.clone());
+            }
+        }
+    }
+
+    fn send_heartbeat(&mut self, to: u64, ctx: Option<Bytes>) {
+        let Some(pr) = self.prs.get(to) else { return };
+        // Never let a follower commit past what it is known to share with us:
+        // its log beyond `matched` may still diverge.
+        let commit = pr.matched.min(self.raft_log.committed);
+        let m = Message {
+            msg_type: MessageType::MsgHeartbeat as i32,
+            to,
+            commit,
+            context: ctx.unwrap_or_default(),
+            ..Default::default()
+        };
+        self.send(m);
+    }
+
+    /// The leader's commit rule: the largest index on a quorum whose entry
+    /// is of the current term (§5.4.2, Figure 8). Returns whether it moved.
+    pub(crate) fn maybe_commit(&mut self) -> bool {
+        let mci = self.prs.committed();
+        self.raft_log.maybe_commit(mci, self.term)
+    }
+
+    /// The commit index moved on the leader: tell followers (unless it may
+    /// ride the next append or heartbeat) and release waiting reads.
+    pub(crate) fn on_commit_advanced(&mut self) {
+        debug!(self.logger, "commit advanced"; "commit" => self.raft_log.committed);
+        // A pending conf change is always announced at once, so members learn
+        // the new configuration promptly.
+        let conf_pending = self.pending_conf_index > self.raft_log.applied;
+        if !self.skip_bcast_commit || conf_pending {
+            self.bcast_append();
+        }
+        self.release_pending_read_index();
+    }
+
+    /// Accepts a proposal on the leader: stamps term and index, appends,
+    /// broadcasts.
+    pub(crate) fn propose_as_leader(&mut self, mut m: Message) -> Result<()> {
+        if m.entries.is_empty() {
+            return Ok(());
+        }
+        if !self.prs.is_member(self.id) {
+            info!(self.logger, "not a member any more; dropping proposal");
+            return Err(Error::ProposalDropped);
+        }
+        if let Some(t) = self.lead_transferee {
+            info!(self.logger, "leader transfer in progress; dropping proposal"; "transferee" => t);
+            return Err(Error::ProposalDropped);
+        }
+        let first = self.raft_log.last_index().saturating_add(1);
+        let mut conf_index = None;
+        for (i, e) in m.entries.iter().enumerate() {
+            if e.entry_type() == EntryType::EntryConfChange {
+                if conf_index.is_some() {
+                    return Err(Error::ConfChangeRefused(
+                        "two conf changes in one proposal".into(),
+                    ));
+                }
+                self.check_conf_change_proposal(e)?;
+                conf_index = Some(first.saturating_add(i as u64));
+            }
+        }
+        let ents = std::mem::take(&mut m.entries);
+        if !self.append_entries_as_leader(ents) {
+            warn!(self.logger, "log refused the proposal"; "last_index" => self.raft_log.last_index());
+            return Err(Error::ProposalDropped);
+        }
+        if let Some(i) = conf_index {
+            self.pending_conf_index = i;
+        }
+        self.bcast_append();
+        Ok(())
+    }
+
+    /// Figure 2's AppendEntries receiver.
+    pub(crate) fn handle_append(&mut self, m: &Message) {
+        let committed = self.raft_log.committed;
+        if m.index < committed {
+            // Everything up to our commit already matches the leader's log.
+            let resp = Message {
+                msg_type: MessageType::MsgAppendResponse as i32,
+                to: m.from,
+                index: committed,
+                ..Default::default()
+            };
+            self.send(resp);
+            return;
+        }
+        match self
+            .raft_log
+            .maybe_append(m.index, m.log_term, m.commit, &m.entries)
+        {
+            Some((_, last_new)) => {
+                let resp = Message {
+                    msg_type: MessageType::MsgAppendResponse as i32,
+                    to: m.from,
+                    index: last_new,
+                    ..Default::default()
+                };
+                self.send(resp);
+            }
+            None => {
+                // Hint where the logs may agree: the last index at or below
+                // the probe whose term is not after the leader's term there,
+                // so a divergent tail is skipped a term at a time.
+                let hint = m.index.min(self.raft_log.last_index());
+                let (hint_index, hint_term) = self.raft_log.find_conflict_by_term(hint, m.log_term);
+                debug!(self.logger, "rejecting append";
+                    "from" => m.from, "index" => m.index, "log_term" => m.log_term,
+                    "hint" => hint_index, "hint_term" => hint_term);
+                let resp = Message {
+                    msg_type: MessageType::MsgAppendResponse as i32,
+                    to: m.from,
+                    index: m.index,
+                    reject: true,
+                    reject_hint: hint_index,
+                    log_term: hint_term,
+                    ..Default::default()
+                };
+                self.send(resp);
+            }
+        }
+    }
+
+    /// A heartbeat: commit what the leader says is safe for us.
+    pub(crate) fn handle_heartbeat(&mut self, m: &Message) {
+        let to = m.commit.min(self.raft_log.last_index());
+        if to > self.raft_log.committed {
+            if let Err(e) = self.raft_log.commit_to(to) {
+                warn!(self.logger, "heartbeat commit failed"; "err" => %e);
+            }
+        }
+        let resp = Message {
+            msg_type: MessageType::MsgHeartbeatResponse as i32,
+            to: m.from,
+            context: m.context.clone(),
+            ..Default::default()
+        };
+        self.send(resp);
+    }
+
+    /// The leader's side of an append answer.
+    pub(crate) fn handle_append_response(&mut self, m: &Message) {
+        let from = m.from;
+        let first_index = self.raft_log.first_index();
+        let last_index = self.raft_log.last_index();
+        let Some(pr) = self.prs.get_mut(from) else {
+            return;
+        };
+        pr.recent_active = true;
+        if m.reject {
+            let mut next_probe = m.reject_hint;
+            if m.log_term > 0 {
+                next_probe = self
+                    .raft_log
+                    .find_conflict_by_term(m.reject_hint, m.log_term)
+                    .0;
+            }
+            let Some(pr) = self.prs.get_mut(from) else {
+                return;
+            };
+            if pr.maybe_decr_to(m.index, next_probe) {
+                debug!(self.logger, "append rejected; probing back";
+                    "from" => from, "next" => pr.next_idx);
+                if pr.state == ProgressState::Replicate {
+                    pr.become_probe();
+                }
+                self.send_append(from);
+            }
+            return;
+        }
+        if m.index > last_index {
+            // No follower can hold entries the leader never had.
+            debug!(self.logger, "ignoring ack beyond our log"; "from" => from, "index" => m.index);
+            return;
+        }
+        let old_paused = pr.is_paused();
+        if !pr.maybe_update(m.index) {
+            return;
+        }
+        match pr.state {
+            ProgressState::Probe => pr.become_replicate(),
+            ProgressState::Snapshot if pr.matched.saturating_add(1) >= first_index => {
+                // The snapshot (or appends) caught it up: resume replicating.
+                pr.become_probe();
+                pr.become_replicate();
+            }
+            ProgressState::Snapshot => {}
+            ProgressState::Replicate => pr.ins.free_to(m.index),
+        }
+        let matched = pr.matched;
+        if self.maybe_commit() {
+            self.on_commit_advanced();
+        } else if old_paused {
+            self.send_append(from);
+        }
+        // Pipeline: keep sending while there is something to send.
+        while self.maybe_send_append(from, false) {}
+        if self.lead_transferee == Some(from) && matched == last_index {
+            info!(self.logger, "transferee caught up; sending MsgTimeoutNow"; "to" => from);
+            self.send_timeout_now(from);
+        }
+    }
+
+    /// The leader's side of a heartbeat answer.
+    pub(crate) fn handle_heartbeat_response(&mut self, m: &Message) {
+        let last_index = self.raft_log.last_index();
+        let Some(pr) = self.prs.get_mut(m.from) else {
+            return;
+        };
+        pr.recent_active = true;
+        pr.resume();
+        if pr.state == ProgressState::Replicate && pr.ins.full() {
+            pr.ins.free_first_one();
+        }
+        // A lagging follower is alive: send it what it misses.
+        if pr.matched < last_index || pr.state == ProgressState::Probe {
+            self.send_append(m.from);
+        }
+        if !m.context.is_empty() {
+            self.handle_read_ack(m);
+        }
+    }
+
+    /// The transport could not reach `m.from`: stop pipelining to it.
+    pub(crate) fn handle_unreachable(&mut self, m: &Message) {
+        if let Some(pr) = self.prs.get_mut(m.from) {
+            if pr.state == ProgressState::Replicate {
+                pr.become_probe();
+            }
+        }
+    }
+}

@@ -1,0 +1,160 @@
+//! Malformed-message checks: what API.md lists as `InvalidMessage`, found
+//! before any state changes. Everything well formed but stale or
+//! inconsistent is left to Raft's rules.
+
+use tinyraft_proto::eraftpb::{Message, MessageType};
+
+use crate::errors::{Error, Result};
+
+/// Message types that carry no term: local ones and requests a follower
+/// forwards to its leader. Their term field is never looked at.
+pub(crate) fn is_term_free(t: MessageType) -> bool {
+    matches!(
+        t,
+        MessageType::MsgHup
+            | MessageType::MsgBeat
+            | MessageType::MsgPropose
+            | MessageType::MsgTransferLeader
+            | MessageType::MsgReadIndex
+            | MessageType::MsgUnreachable
+            | MessageType::MsgSnapStatus
+            | MessageType::MsgCheckQuorum
+    )
+}
+
+/// Message types only a leader sends.
+pub(crate) fn is_leader_msg(t: MessageType) -> bool {
+    matches!(
+        t,
+        MessageType::MsgAppend
+            | MessageType::MsgHeartbeat
+            | MessageType::MsgSnapshot
+            | MessageType::MsgTimeoutNow
+    )
+}
+
+fn invalid(s: String) -> Result<()> {
+    Err(Error::InvalidMessage(s))
+}
+
+/// Checks `m`, addressed to node `id`, for defects no correct sender
+/// produces.
+pub(crate) fn validate_message(id: u64, m: &Message) -> Result<()> {
+    let Ok(t) = MessageType::try_from(m.msg_type) else {
+        return invalid(format!("unknown message type {}", m.msg_type));
+    };
+    if m.to != 0 && m.to != id {
+        return invalid(format!(
+            "{t:?} addressed to node {}, not to this node {id}",
+            m.to
+        ));
+    }
+    match t {
+        MessageType::MsgAppend => validate_append(m),
+        MessageType::MsgSnapshot => match &m.snapshot {
+            None => invalid("MsgSnapshot without a snapshot".into()),
+            Some(s) if s.metadata.is_none() => invalid("MsgSnapshot without metadata".into()),
+            Some(_) => Ok(()),
+        },
+        _ => Ok(()),
+    }
+}
+
+fn validate_append(m: &Message) -> Result<()> {
+    if m.index.checked_add(m.entries.len() as u64).is_none() {
+        return invalid(format!(
+            "MsgAppend index {} + {} entries overflows u64",
+            m.index,
+            m.entries.len()
+        ));
+    }
+    let mut prev_term = 0;
+    for (i, e) in m.entries.iter().enumerate() {
+        // Cannot overflow: checked above.
+        let want = m.index + 1 + i as u64;
+        if e.index != want {
+            return invalid(format!(
+                "MsgAppend entries not contiguous: entry {i} has index {}, expected {want}",
+                e.index
+            ));
+        }
+        if e.term < prev_term {
+            return invalid(format!(
+                "MsgAppend entry terms decrease: {} after {prev_term} at index {}",
+                e.term, e.index
+            ));
+        }
+        if e.term > m.term {
+            return invalid(format!(
+                "MsgAppend entry term {} above the message term {} at index {}",
+                e.term, m.term, e.index
+            ));
+        }
+        prev_term = e.term;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tinyraft_proto::eraftpb::{Entry, Snapshot};
+
+    fn app(index: u64, term: u64, ents: &[(u64, u64)]) -> Message {
+        Message {
+            msg_type: MessageType::MsgAppend as i32,
+            to: 1,
+            term,
+            index,
+            entries: ents
+                .iter()
+                .map(|&(index, term)| Entry {
+                    index,
+                    term,
+                    ..Default::default()
+                })
+                .collect(),
+            ..Default::default()
+        }
+    }
+
+    fn is_invalid(r: Result<()>) -> bool {
+        matches!(r, Err(Error::InvalidMessage(_)))
+    }
+
+    /// API.md "Invalid input": exactly these defects are InvalidMessage.
+    #[test]
+    fn malformed_appends_are_invalid_message() {
+        assert!(validate_message(1, &app(3, 2, &[(4, 1), (5, 2)])).is_ok());
+        assert!(is_invalid(validate_message(1, &app(3, 2, &[(5, 1)]))));
+        assert!(is_invalid(validate_message(
+            1,
+            &app(3, 2, &[(4, 2), (5, 1)])
+        )));
+        assert!(is_invalid(validate_message(1, &app(3, 2, &[(4, 3)]))));
+        assert!(is_invalid(validate_message(
+            1,
+            &app(u64::MAX, 2, &[(0, 1)])
+        )));
+        assert!(validate_message(1, &app(u64::MAX, 2, &[])).is_ok());
+        let mut m = app(3, 2, &[]);
+        m.to = 9;
+        assert!(is_invalid(validate_message(1, &m)));
+        m.msg_type = 99;
+        m.to = 1;
+        assert!(is_invalid(validate_message(1, &m)));
+    }
+
+    #[test]
+    fn snapshot_without_snapshot_or_metadata_is_invalid() {
+        let mut m = Message {
+            msg_type: MessageType::MsgSnapshot as i32,
+            ..Default::default()
+        };
+        assert!(is_invalid(validate_message(1, &m)));
+        m.snapshot = Some(Snapshot::default());
+        assert!(is_invalid(validate_message(1, &m)));
+        m.snapshot.as_mut().unwrap().metadata = Some(Default::default());
+        assert!(validate_message(1, &m).is_ok());
+    }
+}
