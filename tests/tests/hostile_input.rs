@@ -141,7 +141,7 @@ fn malformed(term: u64) -> Vec<(&'static str, Message)> {
 /// at a higher term: `Err(InvalidMessage)`, and hard state, log, commit,
 /// role and leader unchanged (a malformed message must not even move the term).
 #[test]
-fn malformed_messages_rejected_every_role() {
+fn malformed_messages_rejected_every_role_hostile() {
     let mut failures = Vec::new();
     for role in ROLES {
         for bump in [0, 1, 7] {
@@ -279,7 +279,7 @@ fn is_malformed(m: &Message) -> bool {
 /// node) get `Err(InvalidMessage)`; any `InvalidMessage` leaves state
 /// unchanged; commit never passes the last index nor goes backwards.
 #[test]
-fn random_garbage_never_panics_every_role() {
+fn random_garbage_never_panics_every_role_hostile() {
     let mut rng = ChaCha8Rng::seed_from_u64(0x6a7b_a6e5);
     let mut failures = Vec::new();
     for role in ROLES {
@@ -344,7 +344,7 @@ fn random_garbage_never_panics_every_role() {
 /// by a well-formed message keeps working — elections and ticks never panic
 /// and its term never wraps.
 #[test]
-fn term_near_u64_max_never_wraps() {
+fn term_near_u64_max_never_wraps_hostile() {
     for t in [u64::MAX, u64::MAX - 1] {
         for role in ROLES {
             let mut r = node_in(role);
@@ -367,7 +367,7 @@ fn term_near_u64_max_never_wraps() {
 /// Indexes near `u64::MAX` in otherwise well-formed messages: rejected or
 /// ignored, never a panic, and commit never passes the log.
 #[test]
-fn indexes_near_u64_max_handled() {
+fn indexes_near_u64_max_handled_hostile() {
     let mut failures = Vec::new();
     for role in ROLES {
         let term = node_in(role).term;
@@ -474,7 +474,7 @@ fn indexes_near_u64_max_handled() {
 /// Well-formed but stale or inconsistent messages are not errors: they are
 /// rejected or ignored (API.md, Invalid input rule).
 #[test]
-fn stale_or_inconsistent_messages_are_not_errors() {
+fn stale_or_inconsistent_messages_are_not_errors_hostile() {
     for role in ROLES {
         let term = node_in(role).term;
         let cases: Vec<(&str, Message)> = vec![
@@ -520,7 +520,7 @@ fn stale_or_inconsistent_messages_are_not_errors() {
 /// changes the receiver's term — not even an append or heartbeat (which only
 /// a buggy or hostile peer sends without a term) in any role.
 #[test]
-fn term_zero_network_message_never_lowers_term() {
+fn term_zero_network_message_never_lowers_term_hostile() {
     let mut failures = Vec::new();
     for role in ROLES {
         for t in [
@@ -594,7 +594,7 @@ impl tinyraft::storage::Storage for FailingStorage {
 /// COMMON.md standards: storage errors surface as `Err`, never a panic; a
 /// temporarily unavailable log means "try again later".
 #[test]
-fn storage_errors_never_panic() {
+fn storage_errors_never_panic_hostile() {
     use tinyraft::storage::Storage as _;
     let inner = new_storage(&[1, 2], &[]);
     {
@@ -682,7 +682,7 @@ fn storage_errors_never_panic() {
 /// RawNode::step validates like Raft::step: malformed input is refused with
 /// `InvalidMessage` and leaves nothing to do.
 #[test]
-fn raw_node_refuses_malformed_messages() {
+fn raw_node_refuses_malformed_messages_hostile() {
     for (what, m) in malformed(1) {
         let mut rn = new_raw_node(1, &[1, 2, 3]);
         let res = rn.step(m);
