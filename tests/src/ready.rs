@@ -11,37 +11,27 @@
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use prost::Message as _;
-use tinyraft::eraftpb::{
-    ConfChange, ConfState, Entry, EntryType, HardState, Message, MessageType, Snapshot,
-};
+use tinyraft::eraftpb::{ConfChange, ConfState, Entry, EntryType, Message, MessageType};
 use tinyraft::storage::MemStorage;
-use tinyraft::{Config, Error, RawNode, ReadState, SoftState};
+use tinyraft::{Config, Error, RawNode, ReadState, Ready};
 
 use crate::builders::{new_storage, raw_node_from};
 
-/// A copy of what one `Ready` carried.
+/// A copy of what one `Ready` carried (its fields are reachable directly
+/// through `Deref`), plus what applying it produced.
 #[derive(Clone, Debug, Default)]
 pub struct ReadyRecord {
-    /// `Ready::ss`.
-    pub ss: Option<SoftState>,
-    /// `Ready::hs`.
-    pub hs: Option<HardState>,
-    /// `Ready::entries`.
-    pub entries: Vec<Entry>,
-    /// `Ready::snapshot`.
-    pub snapshot: Option<Snapshot>,
-    /// `Ready::committed_entries`.
-    pub committed_entries: Vec<Entry>,
-    /// `Ready::messages`.
-    pub messages: Vec<Message>,
-    /// `Ready::persisted_messages`.
-    pub persisted_messages: Vec<Message>,
-    /// `Ready::read_states`.
-    pub read_states: Vec<ReadState>,
-    /// `Ready::must_sync`.
-    pub must_sync: bool,
+    /// The `Ready` as `RawNode::ready` returned it.
+    pub ready: Ready,
     /// Conf states returned by `apply_conf_change` for committed conf changes.
     pub conf_states: Vec<ConfState>,
+}
+
+impl std::ops::Deref for ReadyRecord {
+    type Target = Ready;
+    fn deref(&self) -> &Ready {
+        &self.ready
+    }
 }
 
 impl ReadyRecord {
@@ -58,15 +48,7 @@ impl ReadyRecord {
 pub fn handle_ready(rn: &mut RawNode<MemStorage>) -> ReadyRecord {
     let rd = rn.ready();
     let mut rec = ReadyRecord {
-        ss: rd.ss.clone(),
-        hs: rd.hs,
-        entries: rd.entries.clone(),
-        snapshot: rd.snapshot.clone(),
-        committed_entries: rd.committed_entries.clone(),
-        messages: rd.messages.clone(),
-        persisted_messages: rd.persisted_messages.clone(),
-        read_states: rd.read_states.clone(),
-        must_sync: rd.must_sync,
+        ready: rd.clone(),
         conf_states: Vec::new(),
     };
     let store = rn.raft.raft_log.store().clone();

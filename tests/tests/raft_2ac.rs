@@ -533,7 +533,7 @@ fn leader_commits_before_own_sync_and_crash_loses_nothing_2ac() {
         let to = m.to;
         cl.node(to).step(m.clone()).expect("append");
         let r = handle_ready(cl.node(to));
-        acks.push(r.persisted_messages);
+        acks.push(r.ready.persisted_messages);
     }
     for m in acks[0].clone() {
         cl.node(1).step(m).expect("ack");

@@ -164,7 +164,7 @@ fn snapshot_through_ready_moves_applied_2c() {
     m.snapshot = Some(snapshot(20, 3, &[1, 2, 3], &[]));
     rn.step(m).expect("snapshot");
     let r = handle_ready(&mut rn);
-    let s = r.snapshot.expect("Ready::snapshot");
+    let s = r.snapshot.clone().expect("Ready::snapshot");
     assert_eq!(s.metadata.as_ref().map(|m| m.index), Some(20));
     assert!(r.committed_entries.is_empty(), "the snapshot covers them");
     assert_eq!(rn.raft.raft_log.applied, 20);
