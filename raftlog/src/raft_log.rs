@@ -24,6 +24,13 @@ use crate::unstable::Unstable;
 /// (or, where the signature has no room for one, are refused, logged and
 /// leave the log unchanged, as each method documents).
 ///
+/// The engine's cycle: persist [`unstable_snapshot`](Self::unstable_snapshot)
+/// (if any) and then [`unstable_entries`](Self::unstable_entries) into the
+/// storage, then acknowledge with [`stable_snap_to`](Self::stable_snap_to) and
+/// [`stable_to`](Self::stable_to). The log keeps acknowledged data in memory
+/// until the storage shows it, so its view never has a hole even if an
+/// acknowledgement runs ahead of what the storage reflects.
+///
 /// ```
 /// use slog::{Discard, Logger, o};
 /// use tinyraft_log::RaftLog;
@@ -123,15 +130,16 @@ impl<S: Storage> RaftLog<S> {
         &mut self.store
     }
 
-    /// The index of the first entry in the log: one past a pending snapshot,
-    /// else the storage's first index.
+    /// The index of the first entry in the log: one past a snapshot received
+    /// by [`restore`](Self::restore) that the storage does not show yet, else
+    /// the storage's first index.
     ///
     /// If the storage fails to answer, the failure is logged and the answer
     /// is the first unstable index (the log then shows only its unstable
     /// part).
     pub fn first_index(&self) -> u64 {
-        if let Some(i) = self.unstable.maybe_first_index() {
-            return i;
+        if let Some((si, _)) = self.snapshot_base() {
+            return si.saturating_add(1);
         }
         match self.store.first_index() {
             Ok(i) => i,
@@ -142,14 +150,17 @@ impl<S: Storage> RaftLog<S> {
         }
     }
 
-    /// The index of the last entry in the log (the pending snapshot's index
+    /// The index of the last entry in the log (a restored snapshot's index
     /// if there are no entries after it).
     ///
     /// If the storage fails to answer, the failure is logged and the answer
-    /// is the last index acknowledged durable.
+    /// is the index just before the entries held in memory.
     pub fn last_index(&self) -> u64 {
-        if let Some(i) = self.unstable.maybe_last_index() {
-            return i;
+        if let Some(e) = self.unstable.entries.last() {
+            return e.index;
+        }
+        if let Some((si, _)) = self.snapshot_base() {
+            return si;
         }
         match self.store.last_index() {
             Ok(i) => i,
@@ -251,7 +262,7 @@ impl<S: Storage> RaftLog<S> {
         let offset = self.unstable.offset;
         // With no unstable entries and no pending snapshot the storage
         // answers for the whole log.
-        let storage_only = self.unstable.entries.is_empty() && self.unstable.snapshot.is_none();
+        let storage_only = self.unstable.entries.is_empty() && self.snapshot_base().is_none();
         let stored_high = if storage_only { high } else { high.min(offset) };
         let mut ents = Vec::new();
         if low < stored_high {
@@ -317,7 +328,15 @@ impl<S: Storage> RaftLog<S> {
     /// [`stabled`](Self::stabled). The engine persists them (with any
     /// [`unstable_snapshot`](Self::unstable_snapshot) first), then calls
     /// [`stable_to`](Self::stable_to).
+    ///
+    /// Reads no storage, so it may be called while holding the storage's
+    /// lock. If the engine compacted entries it wrote but had not yet
+    /// acknowledged, the first few may already lie below the storage's first
+    /// index; [`MemStorageCore::append`](crate::storage::MemStorageCore::append)
+    /// drops such entries.
     pub fn unstable_entries(&self) -> &[Entry] {
+        // No storage access here: engines write these while holding their
+        // storage's write lock (`store.wl().append(log.unstable_entries())`).
         self.unstable
             .slice(self.stabled.saturating_add(1), u64::MAX)
     }
@@ -336,9 +355,9 @@ impl<S: Storage> RaftLog<S> {
     /// else the storage's (`SnapshotTemporarilyUnavailable` if the storage has none
     /// covering `request_index` yet).
     pub fn snapshot(&self, request_index: u64) -> Result<Snapshot> {
-        match &self.unstable.snapshot {
-            Some(s) => Ok(s.clone()),
-            None => self.store.snapshot(request_index),
+        match (&self.unstable.snapshot, self.snapshot_base()) {
+            (Some(s), Some(_)) => Ok(s.clone()),
+            _ => self.store.snapshot(request_index),
         }
     }
 
@@ -437,10 +456,7 @@ impl<S: Storage> RaftLog<S> {
                 "first index {after} leaves a gap after {last_index}"
             ));
         }
-        if self.unstable.entries.is_empty()
-            && self.unstable.snapshot.is_none()
-            && after > self.unstable.offset
-        {
+        if self.unstable.entries.is_empty() && after > self.unstable.offset {
             // The storage already holds entries up to `after - 1` (an
             // engine wrote them directly): they are durable.
             self.unstable.offset = after;
@@ -677,21 +693,43 @@ impl<S: Storage> RaftLog<S> {
         self.unstable.snapshot_index_term()
     }
 
+    /// The index and term of the snapshot received by `restore` while it is
+    /// the base of the log: until the storage shows it (whether or not the
+    /// engine acknowledged it yet).
+    fn snapshot_base(&self) -> Option<(u64, u64)> {
+        let (si, st) = self.unstable.snapshot_index_term()?;
+        (!self.storage_shows_snapshot(si, st)).then_some((si, st))
+    }
+
+    /// Whether the storage has applied the snapshot at (`si`, `st`): its
+    /// first index is past it (and its dummy entry is the snapshot's). A
+    /// storage still holding the log the snapshot replaces cannot be past
+    /// it, because that log was compacted at most up to the applied index,
+    /// which was below the snapshot when it arrived.
+    fn storage_shows_snapshot(&self, si: u64, st: u64) -> bool {
+        match self.store.first_index() {
+            Ok(f) if f > si.saturating_add(1) => true,
+            Ok(f) if f == si.saturating_add(1) => self.store.term(si) == Ok(st),
+            _ => false,
+        }
+    }
+
     /// Drops from memory the acknowledged snapshot and entries the storage
     /// now shows, so the view moves to the storage without changing.
     fn release_persisted(&mut self) {
         if self.unstable.snapshot_acked {
             if let Some((si, st)) = self.unstable.snapshot_index_term() {
-                let shown = match self.store.first_index() {
-                    Ok(f) if f > si.saturating_add(1) => true,
-                    Ok(f) if f == si.saturating_add(1) => self.store.term(si) == Ok(st),
-                    _ => false,
-                };
-                if shown {
+                if self.storage_shows_snapshot(si, st) {
                     self.unstable.snapshot = None;
                     self.unstable.snapshot_acked = false;
                 }
             }
+        }
+        if self.unstable.snapshot.is_some() {
+            // Entries after a snapshot the storage has not applied yet: the
+            // storage may still show the old log's entries at these indexes,
+            // and applying the snapshot will erase them.
+            return;
         }
         let Some(last) = self.unstable.entries.last().map(|e| e.index) else {
             return;
@@ -717,6 +755,13 @@ impl<S: Storage> RaftLog<S> {
             }
         }
         if shown {
+            let mut upto = upto;
+            if upto == last && self.store.last_index() != Ok(last) {
+                // The storage still holds entries past the log's end (the
+                // tail of a log this one truncated, not yet overwritten):
+                // keep the last entry so the log's end stays its own.
+                upto = upto.saturating_sub(1);
+            }
             self.unstable.drop_through(upto);
         }
     }

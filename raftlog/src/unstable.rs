@@ -50,20 +50,6 @@ impl Unstable {
         self.snapshot_index_term().map(|(i, _)| i)
     }
 
-    /// The first index of the log if a pending snapshot decides it.
-    pub fn maybe_first_index(&self) -> Option<u64> {
-        // A snapshot index is at most MAX_LOG_INDEX (checked by restore).
-        self.snapshot_index().map(|i| i.saturating_add(1))
-    }
-
-    /// The last index of the log if this segment decides it.
-    pub fn maybe_last_index(&self) -> Option<u64> {
-        match self.entries.last() {
-            Some(e) => Some(e.index),
-            None => self.snapshot_index(),
-        }
-    }
-
     /// The term of `idx` if this segment holds it (an entry or the pending
     /// snapshot's index).
     pub fn maybe_term(&self, idx: u64) -> Option<u64> {
@@ -149,15 +135,13 @@ mod tests {
     }
 
     #[test]
-    fn first_and_last_index_come_from_snapshot_and_entries() {
+    fn restore_resets_segment() {
         let mut u = Unstable::new(5);
-        assert_eq!(u.maybe_first_index(), None);
-        assert_eq!(u.maybe_last_index(), None);
         u.truncate_and_append(&[e(5, 1), e(6, 1)]);
-        assert_eq!(u.maybe_last_index(), Some(6));
+        u.snapshot_acked = true;
         u.restore(snap(10, 2));
-        assert_eq!(u.maybe_first_index(), Some(11));
-        assert_eq!(u.maybe_last_index(), Some(10));
+        assert_eq!(u.snapshot_index_term(), Some((10, 2)));
+        assert!(!u.snapshot_acked);
         assert_eq!(u.offset, 11);
         assert!(u.entries.is_empty());
     }

@@ -3,9 +3,10 @@
 //! `Vec<Entry>` model. After every step the `RaftLog` view, the `MemStorage`
 //! view and the model agree, and no call panics.
 //!
-//! The engine in these runs behaves as a correct one does: it persists the
-//! pending snapshot before entries, persists a prefix of the unstable entries
-//! before acknowledging it, and compacts only applied, durable entries. The
+//! The engine in these runs writes the snapshot before entries and compacts
+//! only applied, written entries; it may write without acknowledging (yet)
+//! and acknowledge before its storage shows the write, as an engine with
+//! asynchronous persistence does. The
 //! core side (the operations on `RaftLog`) is not trusted: it also sends
 //! stale acknowledgements, gaps, rewrites of committed entries, snapshots
 //! without metadata and indexes near `u64::MAX`, which must be refused.
@@ -25,7 +26,13 @@ struct Model {
     dummy_term: u64,
     /// `ents[i].index == dummy_index + 1 + i`.
     ents: Vec<Entry>,
+    /// Restored, not yet acknowledged (`unstable_snapshot`).
     pending: Option<Snapshot>,
+    /// Restored, not yet applied to the storage by the engine.
+    unwritten_snap: Option<Snapshot>,
+    /// The storage holds the view's entries up to here (once
+    /// `unwritten_snap` is `None`).
+    written: u64,
     committed: u64,
     applied: u64,
     stabled: u64,
@@ -59,6 +66,16 @@ impl Model {
             .collect()
     }
 
+    /// Sets `written` to the end of the longest prefix of the view the
+    /// storage holds (once it applied any restored snapshot).
+    fn sync_written(&mut self, store: &MemStorage) {
+        let mut w = self.dummy_index;
+        while w < self.last() && store.term(w + 1).ok() == self.term(w + 1) {
+            w += 1;
+        }
+        self.written = w;
+    }
+
     /// Whether `RaftLog::append` must accept `ents`.
     fn append_ok(&self, ents: &[Entry]) -> bool {
         let Some(first) = ents.first() else {
@@ -76,6 +93,13 @@ impl Model {
 
     fn truncate_append(&mut self, ents: &[Entry]) {
         let Some(first) = ents.first() else { return };
+        // The storage still matches the new view up to just before the
+        // first entry that differs (or up to the last new entry).
+        let same_upto = match ents.iter().find(|e| self.term(e.index) != Some(e.term)) {
+            Some(e) => e.index - 1,
+            None => ents[ents.len() - 1].index,
+        };
+        self.written = self.written.min(same_upto);
         let keep = (first.index - self.first()) as usize;
         self.ents.truncate(keep);
         self.ents.extend_from_slice(ents);
@@ -109,10 +133,17 @@ enum Op {
         term: u64,
         commit: u64,
     },
-    /// The engine persists the pending snapshot, then a prefix of the
-    /// unstable entries (`quarters` quarters of them), and acknowledges.
+    /// The engine writes the restored snapshot, then a prefix (`quarters`
+    /// quarters) of the entries it has not written, and acknowledges them
+    /// if `ack` (else it acknowledges later, or never).
     Persist {
         quarters: u64,
+        ack: bool,
+    },
+    /// The engine acknowledges entries up to `last - back` before its
+    /// storage shows them (an engine whose reads lag its writes).
+    LagAck {
+        back: u64,
     },
     /// A stale acknowledgement: right index, wrong term.
     StaleStable {
@@ -158,7 +189,8 @@ fn op() -> impl Strategy<Value = Op> {
         4 => (0..6u64, any::<bool>(), 0..5u64, 1..6u64, 0..10u64).prop_map(
             |(back, right_term, n, term, commit)| Op::MaybeAppend { back, right_term, n, term, commit }
         ),
-        4 => (0..5u64).prop_map(|quarters| Op::Persist { quarters }),
+        4 => (0..5u64, prop::bool::weighted(0.8)).prop_map(|(quarters, ack)| Op::Persist { quarters, ack }),
+        1 => (0..4u64).prop_map(|back| Op::LagAck { back }),
         1 => (0..4u64).prop_map(|back| Op::StaleStable { back }),
         2 => (any::<u64>(), any::<bool>())
             .prop_map(|(pick, snapshot_first)| Op::Compact { pick, snapshot_first }),
@@ -206,6 +238,8 @@ impl World {
             dummy_term: term,
             ents: Vec::new(),
             pending: None,
+            unwritten_snap: None,
+            written: base,
             committed: base,
             applied: base,
             stabled: base,
@@ -263,27 +297,55 @@ impl World {
                     expected
                 );
             }
-            Op::Persist { quarters } => {
-                if let Some(s) = m.pending.take() {
+            Op::Persist { quarters, ack } => {
+                if let Some(s) = m.unwritten_snap.take() {
                     let idx = s.metadata.as_ref().unwrap().index;
                     self.store
                         .wl()
                         .apply_snapshot(s)
                         .expect("storage takes a newer snapshot");
-                    log.stable_snap_to(idx);
-                    m.stabled = m.stabled.max(idx);
+                    m.written = idx;
                 }
-                let un = log.unstable_entries().to_vec();
-                assert_eq!(un, m.range(m.stabled + 1, m.last()), "unstable entries");
-                let j = (un.len() as u64 * quarters).div_ceil(4) as usize;
+                // The engine writes what its storage lacks, never rewriting
+                // (and so truncating) what it already holds.
+                m.sync_written(&self.store);
+                if ack {
+                    if let Some(s) = m.pending.take() {
+                        let idx = s.metadata.as_ref().unwrap().index;
+                        log.stable_snap_to(idx);
+                        m.stabled = m.stabled.max(idx);
+                    }
+                }
+                let todo = m.range(m.written + 1, m.last());
+                let j = (todo.len() as u64 * quarters).div_ceil(4) as usize;
                 if j > 0 {
                     self.store
                         .wl()
-                        .append(&un[..j])
-                        .expect("storage takes unstable entries");
-                    let last = &un[j - 1];
-                    log.stable_to(last.index, last.term);
-                    m.stabled = last.index;
+                        .append(&todo[..j])
+                        .expect("storage takes the entries after what it holds");
+                    m.written = todo[j - 1].index;
+                }
+                if ack && m.written > m.stabled && m.written >= m.first() {
+                    log.stable_to(m.written, m.term(m.written).unwrap());
+                    m.stabled = m.written;
+                }
+            }
+            Op::LagAck { back } => {
+                let idx = m.last().saturating_sub(back);
+                let Some(t) = m.term(idx) else { return };
+                let snap_idx = m
+                    .pending
+                    .as_ref()
+                    .map(|s| s.metadata.as_ref().unwrap().index);
+                if snap_idx == Some(idx) {
+                    log.stable_to(idx, t);
+                    m.pending = None;
+                    m.stabled = m.stabled.max(idx);
+                } else if idx > m.stabled && idx >= m.first() {
+                    log.stable_to(idx, t);
+                    // Entries after the snapshot are durable only on top of it.
+                    m.pending = None;
+                    m.stabled = idx;
                 }
             }
             Op::StaleStable { back } => {
@@ -291,8 +353,8 @@ impl World {
                 if let Some(t) = m.term(idx) {
                     log.stable_to(idx, t + 1);
                 }
-                // Already durable: acknowledging again changes nothing.
-                if m.pending.is_none() && m.stabled >= m.first() {
+                // Already acknowledged: acknowledging again changes nothing.
+                if m.pending.is_none() && m.stabled >= m.first() && m.stabled <= m.last() {
                     let t = m.term(m.stabled).unwrap();
                     log.stable_to(m.stabled, t);
                 }
@@ -301,11 +363,12 @@ impl World {
                 pick,
                 snapshot_first,
             } => {
-                if m.pending.is_some() {
+                if m.unwritten_snap.is_some() {
                     return;
                 }
-                // An engine compacts only what it applied and persisted.
-                let limit = m.applied.min(m.stabled);
+                // An engine compacts only what it applied and wrote.
+                m.sync_written(&self.store);
+                let limit = m.applied.min(m.written);
                 let i = if limit <= m.dummy_index {
                     m.dummy_index
                 } else {
@@ -337,7 +400,8 @@ impl World {
                     m.ents.clear();
                     m.committed = idx;
                     m.stabled = m.stabled.min(idx);
-                    m.pending = Some(s);
+                    m.pending = Some(s.clone());
+                    m.unwritten_snap = Some(s);
                 }
             }
             Op::RestoreNoMetadata => {
@@ -459,9 +523,18 @@ impl World {
             assert_eq!(log.term(m.last() + 1), Err(StorageError::Unavailable));
         }
         assert_eq!(log.last_term(), m.term(m.last()).unwrap());
+        // Unacknowledged entries the engine already compacted may still be
+        // listed (they lie below the first index); the rest are the model's.
+        let unstable: Vec<Entry> = log.unstable_entries().to_vec();
+        assert!(unstable.iter().all(|e| e.index > m.stabled));
+        let visible: Vec<Entry> = unstable
+            .into_iter()
+            .filter(|e| e.index >= m.first())
+            .collect();
         assert_eq!(
-            log.unstable_entries(),
-            &m.range(m.stabled + 1, m.last())[..]
+            visible,
+            m.range(m.stabled + 1, m.last()),
+            "unstable entries"
         );
         assert_eq!(log.unstable_snapshot(), m.pending.as_ref());
         let ready = m.range(m.applied + 1, m.committed.min(m.stabled));
@@ -473,13 +546,13 @@ impl World {
             m.ents.len().min(1)
         );
 
-        // The storage holds everything acknowledged durable, identically.
-        if m.pending.is_none() {
+        // The storage holds everything the engine wrote, identically.
+        if m.unwritten_snap.is_none() {
             let s = &self.store;
             assert_eq!(s.first_index(), Ok(m.first()), "storage first_index");
             assert!(
-                s.last_index().unwrap() >= m.stabled,
-                "storage holds what is stabled"
+                s.last_index().unwrap() >= m.written,
+                "storage holds what was written"
             );
             assert_eq!(
                 s.term(m.dummy_index),
@@ -487,9 +560,9 @@ impl World {
                 "storage dummy term"
             );
             let durable = s
-                .entries(m.first(), m.stabled + 1, None)
-                .expect("durable entries");
-            assert_eq!(durable, m.range(m.first(), m.stabled), "storage entries");
+                .entries(m.first(), m.written + 1, None)
+                .expect("written entries");
+            assert_eq!(durable, m.range(m.first(), m.written), "storage entries");
         }
     }
 }
@@ -533,7 +606,7 @@ fn base() -> impl Strategy<Value = (u64, u64)> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 512, failure_persistence: None, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: 1024, failure_persistence: None, ..ProptestConfig::default() })]
 
     /// RaftLog, MemStorage and the Vec model agree after every step.
     #[test]

@@ -662,3 +662,53 @@ fn stale_storage_entries_do_not_release_new_ones() {
     assert_eq!(log.term(4), Ok(2));
     assert!(log.to_string().contains("unstable.len=3"), "{log}");
 }
+
+/// Entries after a restored snapshot stay in memory until the storage has
+/// applied the snapshot, even if the old log in storage happens to show the
+/// same index and term: applying the snapshot erases that old log.
+#[test]
+fn entries_after_unapplied_snapshot_are_not_released() {
+    let mut log = log_with(&ents(1, 3, 4));
+    log.restore(snap(1, 1)).unwrap();
+    log.maybe_append(1, 1, 0, &ents(2, 4, 4)).unwrap();
+    log.stable_to(3, 4); // acknowledged before the engine applied the snapshot
+    log.store().wl().apply_snapshot(snap(1, 1)).unwrap();
+    assert_eq!(log.first_index(), 2);
+    assert_eq!(log.all_entries(), ents(2, 4, 4));
+    assert_eq!(log.term(3), Ok(4));
+}
+
+/// An acknowledgement of a prefix the storage shows, while the storage
+/// still holds a stale tail past the log's end, keeps the log's end its own.
+#[test]
+fn stale_storage_tail_does_not_extend_the_log() {
+    let mut log = log_with(&ents(1, 5, 1));
+    log.commit_to(1).unwrap();
+    assert_eq!(log.append(&[e(2, 1)]), 2); // truncates 3..=5 (identical entry 2)
+    log.stable_to(2, 1); // the storage shows 1..=2, and still 3..=5
+    assert_eq!(log.last_index(), 2);
+    assert_eq!(log.all_entries(), ents(1, 2, 1));
+    assert_eq!(log.term(3), Err(StorageError::Unavailable));
+}
+
+/// `store.wl().append(log.unstable_entries())` is how an engine persists:
+/// `unstable_entries` (and `unstable_snapshot`) must not take the storage's
+/// lock, or that line deadlocks. Run in a thread so a regression fails
+/// instead of hanging.
+#[test]
+fn unstable_accessors_do_not_lock_storage() {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let store = MemStorage::new();
+        let mut log = RaftLog::new(store.clone(), logger());
+        log.restore(snap(3, 1)).unwrap();
+        log.append(&ents(4, 5, 1));
+        if let Some(s) = log.unstable_snapshot() {
+            store.wl().apply_snapshot(s.clone()).unwrap();
+        }
+        store.wl().append(log.unstable_entries()).unwrap();
+        tx.send(()).unwrap();
+    });
+    rx.recv_timeout(std::time::Duration::from_secs(10))
+        .expect("unstable accessors deadlocked on the storage lock");
+}

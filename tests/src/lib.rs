@@ -11,6 +11,20 @@
 //! - [`ready`]: the `RawNode` Ready cycle exactly as API.md describes it
 //!   ([`ready::handle_ready`]) and a [`ready::RawCluster`] of `RawNode`s that
 //!   runs it for every node.
+//!
+//! The suites (`tests/tests/`), one file per part; every test name ends in
+//! its part, so `cargo test -p tinyraft-tests --release 2ab` runs one part:
+//!
+//! | file | part | what |
+//! |---|---|---|
+//! | `raft_2aa.rs` | 2aa | election: §5.1 terms, §5.2 votes/timeouts, §5.4.1, pre-vote, check-quorum, determinism, config |
+//! | `raft_2ab.rs` | 2ab | replication: §5.3, Figure 7, Figure 8, quorum, Own-log rule, flow control, batching |
+//! | `raft_safety_2ab.rs` | 2ab | seeded random faults; election, log-matching and state-machine safety after every step |
+//! | `raft_2ac.rs` | 2ac | RawNode/Ready: ss/hs, sorting, `must_sync`, restart, errors, `status()` |
+//! | `hostile_input.rs` | — | malformed and random messages, `u64::MAX`, storage errors |
+//! | `raft_2c.rs` | 2c | snapshots and compaction |
+//! | `raft_3a.rs` | 3a | leader transfer, membership, learners, ReadIndex, regression scenarios |
+//! | `raft_random_3a.rs` | 3a | seeded random RawNode clusters with membership, snapshots, restarts |
 
 pub mod builders;
 pub mod network;

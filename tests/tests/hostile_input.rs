@@ -545,3 +545,149 @@ fn term_zero_network_message_never_lowers_term() {
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
+
+/// A storage that can be switched to fail every log read with `Unavailable`
+/// (an engine whose disk hiccups).
+#[derive(Clone)]
+struct FailingStorage {
+    inner: MemStorage,
+    fail: std::rc::Rc<std::cell::Cell<bool>>,
+    fail_init: bool,
+}
+
+impl tinyraft::storage::Storage for FailingStorage {
+    fn initial_state(&self) -> tinyraft::storage::Result<tinyraft::storage::RaftState> {
+        if self.fail_init {
+            return Err(tinyraft::StorageError::Other("disk on fire".into()));
+        }
+        self.inner.initial_state()
+    }
+    fn entries(&self, lo: u64, hi: u64, max: Option<u64>) -> tinyraft::storage::Result<Vec<Entry>> {
+        if self.fail.get() {
+            return Err(tinyraft::StorageError::Unavailable);
+        }
+        self.inner.entries(lo, hi, max)
+    }
+    fn term(&self, idx: u64) -> tinyraft::storage::Result<u64> {
+        if self.fail.get() {
+            return Err(tinyraft::StorageError::Unavailable);
+        }
+        self.inner.term(idx)
+    }
+    fn first_index(&self) -> tinyraft::storage::Result<u64> {
+        self.inner.first_index()
+    }
+    fn last_index(&self) -> tinyraft::storage::Result<u64> {
+        self.inner.last_index()
+    }
+    fn snapshot(
+        &self,
+        request_index: u64,
+    ) -> tinyraft::storage::Result<tinyraft::eraftpb::Snapshot> {
+        if self.fail.get() {
+            return Err(tinyraft::StorageError::Unavailable);
+        }
+        self.inner.snapshot(request_index)
+    }
+}
+
+/// COMMON.md standards: storage errors surface as `Err`, never a panic; a
+/// temporarily unavailable log means "try again later".
+#[test]
+fn storage_errors_never_panic() {
+    use tinyraft::storage::Storage as _;
+    let inner = new_storage(&[1, 2], &[]);
+    {
+        let mut core = inner.wl();
+        let ents: Vec<Entry> = (1..=10).map(|i| entry(1, i)).collect();
+        core.append(&ents).expect("append");
+        core.set_hardstate(HardState {
+            term: 1,
+            vote: 1,
+            commit: 10,
+        });
+    }
+    // initial_state failing: Raft::new and RawNode::new return Err(Store).
+    let broken = FailingStorage {
+        inner: inner.clone(),
+        fail: Default::default(),
+        fail_init: true,
+    };
+    let r = Raft::new(&new_config(1, 10, 1), broken.clone(), &logger());
+    assert!(
+        matches!(r, Err(Error::Store(_))),
+        "Raft::new: {:?}",
+        r.as_ref().err()
+    );
+    let rn = tinyraft::RawNode::new(&new_config(1, 10, 1), broken, &logger());
+    assert!(matches!(rn, Err(Error::Store(_))), "RawNode::new");
+
+    let fail = std::rc::Rc::new(std::cell::Cell::new(false));
+    let st = FailingStorage {
+        inner: inner.clone(),
+        fail: fail.clone(),
+        fail_init: false,
+    };
+    let mut rn = tinyraft::RawNode::new(&new_config(1, 10, 1), st, &logger()).expect("raw node");
+    let res = catch_unwind(AssertUnwindSafe(|| {
+        fail.set(true);
+        // Committed entries are unreadable: the Ready cycle must not panic.
+        let _ = rn.has_ready();
+        let rd = rn.ready();
+        rn.advance(rd);
+        let _ = rn.campaign();
+        let _ = rn.step(vote_resp(
+            MessageType::MsgRequestVoteResponse,
+            2,
+            1,
+            2,
+            true,
+        ));
+        let _ = rn.propose("", "x");
+        let mut rej = msg(2, 1, MessageType::MsgAppendResponse, rn.raft.term);
+        rej.reject = true;
+        rej.index = 10;
+        rej.reject_hint = 5;
+        let _ = rn.step(rej);
+        let _ = rn.step(msg(2, 1, MessageType::MsgHeartbeatResponse, rn.raft.term));
+        for _ in 0..30 {
+            rn.tick();
+        }
+        if rn.has_ready() {
+            let rd = rn.ready();
+            rn.advance(rd);
+        }
+    }));
+    assert!(res.is_ok(), "a storage error panicked the node");
+    // The disk recovers: the node works again.
+    fail.set(false);
+    let res = catch_unwind(AssertUnwindSafe(|| {
+        for _ in 0..5 {
+            if rn.has_ready() {
+                let rd = rn.ready();
+                let store = inner.clone();
+                store.wl().append(&rd.entries).expect("append");
+                if let Some(hs) = rd.hs {
+                    store.wl().set_hardstate(hs);
+                }
+                rn.advance(rd);
+            }
+        }
+    }));
+    assert!(res.is_ok(), "panicked after the storage recovered");
+    assert!(rn.raft.raft_log.committed <= rn.raft.raft_log.last_index());
+    assert!(inner.last_index().expect("last") >= 10);
+}
+
+/// RawNode::step validates like Raft::step: malformed input is refused with
+/// `InvalidMessage` and leaves nothing to do.
+#[test]
+fn raw_node_refuses_malformed_messages() {
+    for (what, m) in malformed(1) {
+        let mut rn = new_raw_node(1, &[1, 2, 3]);
+        let res = rn.step(m);
+        assert!(is_invalid(&res), "{what}: {res:?}");
+        assert!(!rn.has_ready(), "{what}: a refused message left a Ready");
+        assert_eq!(rn.raft.term, 0, "{what}");
+    }
+}

@@ -843,3 +843,63 @@ fn message_to_other_node_refused_2aa() {
     assert_eq!(r.term, 0);
     assert_eq!(r.raft_log.last_index(), 0);
 }
+
+/// Pre-vote with a split vote (as etcd's TestPreVoteWithSplitVote): after the
+/// leader is lost, two nodes pre-campaign at once, both become candidates of
+/// the same term and split; the next pre-vote round elects one of them.
+#[test]
+fn pre_vote_split_vote_then_recovers_2aa() {
+    let mut nt = Network::fresh(3, true, false);
+    nt.send(vec![hup(1)]);
+    nt.isolate(1);
+    nt.send(vec![hup(2), hup(3)]);
+    assert_eq!(nt.peer(2).state, StateRole::Candidate);
+    assert_eq!(nt.peer(3).state, StateRole::Candidate);
+    assert_eq!(nt.peer(2).term, 2);
+    assert_eq!(nt.peer(3).term, 2);
+    nt.send(vec![hup(2)]);
+    assert_eq!(nt.peer(2).state, StateRole::Leader);
+    assert_eq!(nt.peer(2).term, 3);
+    assert_eq!(nt.peer(3).state, StateRole::Follower);
+    assert_eq!(nt.peer(3).term, 3);
+}
+
+/// Thesis §9.6: a pre-candidate rejected by nodes of a higher term learns
+/// that term and steps down to follower (it cannot win, and must not keep
+/// asking with a stale term).
+#[test]
+fn pre_candidate_learns_higher_term_from_rejection_2aa() {
+    let mut nt = Network::fresh(3, true, false);
+    nt.send(vec![hup(1)]);
+    nt.isolate(3);
+    nt.send(vec![hup(2)]);
+    nt.send(vec![hup(1)]);
+    assert_eq!(nt.peer(1).state, StateRole::Leader);
+    let t = nt.peer(1).term;
+    assert_eq!(t, 3);
+    assert_eq!(nt.peer(3).term, 1);
+    nt.recover();
+    nt.send(vec![hup(3)]);
+    assert_eq!(nt.peer(3).state, StateRole::Follower);
+    assert_eq!(
+        nt.peer(3).term,
+        t,
+        "learned the higher term from the rejections"
+    );
+    assert_eq!(
+        nt.peer(1).state,
+        StateRole::Leader,
+        "the pre-vote did not disturb the leader"
+    );
+    assert_eq!(nt.peer(1).term, t);
+}
+
+/// Issue 3: `become_candidate` bumps the term and votes for itself but sends
+/// nothing (the MsgHup handler sends the requests).
+#[test]
+fn become_candidate_emits_nothing_2aa() {
+    let mut r = new_raft(1, &[1, 2, 3], ET, 1);
+    r.become_candidate();
+    assert_eq!((r.term, r.vote, r.state), (1, 1, StateRole::Candidate));
+    assert!(r.msgs.is_empty(), "{:?}", r.msgs);
+}

@@ -3,6 +3,7 @@
 #![allow(clippy::type_complexity)]
 
 use tinyraft::eraftpb::{HardState, Message, MessageType};
+use tinyraft::storage::Storage;
 use tinyraft::{Error, StateRole};
 use tinyraft_tests::*;
 
@@ -67,6 +68,8 @@ fn single_node_commit_one_ready_after_entries_2ac() {
     assert_eq!(r4.hs.map(|h| h.commit), Some(2));
     assert!(r4.entries.is_empty());
     assert!(!rn.has_ready(), "has_ready is false after advance");
+    assert_eq!(rn.raft.raft_log.stabled, 2, "advance moved stabled");
+    assert_eq!(rn.raft.raft_log.applied, 2, "advance moved applied");
 }
 
 /// `must_sync` is true when entries are non-empty or term/vote changed, and
@@ -488,4 +491,86 @@ fn status_2ac() {
     );
     assert_eq!(fs.applied, 2);
     assert!(fs.progress.is_none(), "a follower reports no progress");
+}
+
+/// RawNode::propose without a known leader returns `ProposalDropped` and
+/// produces nothing to persist.
+#[test]
+fn raw_node_propose_without_leader_dropped_2ac() {
+    let mut rn = new_raw_node(1, &[1, 2, 3]);
+    assert_eq!(rn.propose("", "x"), Err(Error::ProposalDropped));
+    assert!(!rn.has_ready());
+    rn.campaign().expect("campaign");
+    handle_ready(&mut rn);
+    assert_eq!(rn.raft.state, StateRole::Candidate);
+    assert_eq!(rn.propose("", "x"), Err(Error::ProposalDropped));
+    assert!(!rn.has_ready() || handle_ready(&mut rn).entries.is_empty());
+}
+
+/// Own-log rule (API.md; thesis §10.2.1): the leader sends its appends
+/// (`Ready::messages`) before its own disk write; it commits once enough
+/// *others* persisted — never on its own unpersisted copy — and a leader
+/// crash that loses its unsynced tail loses no committed entry.
+#[test]
+fn leader_commits_before_own_sync_and_crash_loses_nothing_2ac() {
+    let mut cl = RawCluster::new(&[1, 2, 3], |id| new_config(id, 10, 1));
+    cl.node(1).campaign().expect("campaign");
+    cl.settle();
+    let base = cl.nodes[&1].raft.raft_log.committed;
+    cl.node(1).propose("", "x").expect("propose");
+    let rd = cl.node(1).ready();
+    assert_eq!(rd.entries.len(), 1, "x is in this Ready's entries");
+    let appends: Vec<Message> = rd
+        .messages
+        .iter()
+        .filter(|m| m.msg_type() == MessageType::MsgAppend)
+        .cloned()
+        .collect();
+    assert_eq!(appends.len(), 2, "appends go out before the leader's write");
+    // Only follower 2 persists and acks: with the leader's copy not durable, no quorum.
+    let mut acks = Vec::new();
+    for m in &appends {
+        let to = m.to;
+        cl.node(to).step(m.clone()).expect("append");
+        let r = handle_ready(cl.node(to));
+        acks.push(r.persisted_messages);
+    }
+    for m in acks[0].clone() {
+        cl.node(1).step(m).expect("ack");
+    }
+    assert_eq!(
+        cl.nodes[&1].raft.raft_log.committed, base,
+        "one follower + unpersisted leader copy is no quorum"
+    );
+    for m in acks[1].clone() {
+        cl.node(1).step(m).expect("ack");
+    }
+    assert_eq!(
+        cl.nodes[&1].raft.raft_log.committed,
+        base + 1,
+        "two followers persisted: committed"
+    );
+    // The leader crashes before its write: restart it from storage without x.
+    drop(rd);
+    let store = cl.nodes[&1].raft.raft_log.store().clone();
+    assert_eq!(
+        store.last_index().expect("last"),
+        base,
+        "x never reached the leader's disk"
+    );
+    let mut c = new_config(1, 10, 1);
+    c.applied = cl.nodes[&1].raft.raft_log.applied;
+    cl.add(1, raw_node_from(&c, store));
+    cl.settle();
+    for _ in 0..40 {
+        cl.tick_all();
+    }
+    let leaders = cl.leaders();
+    assert_eq!(leaders.len(), 1, "{leaders:?}");
+    for id in 1..=3 {
+        assert!(
+            cl.applied_data(id).contains(&b"x".to_vec()),
+            "node {id} applied the committed x"
+        );
+    }
 }

@@ -455,3 +455,59 @@ fn snapshot_carries_leader_membership_2c() {
     assert_eq!(nt.peer(3).prs().learner_ids(), vec![4]);
     assert_eq!(nt.peer(3).raft_log.committed, idx);
 }
+
+/// Issue 4 + API.md Snapshots rule: a node added through the log after the
+/// leader compacted catches up from a snapshot whose conf state (taken after
+/// the add was applied) contains it, then follows the log.
+#[test]
+fn added_node_catches_up_via_snapshot_2c() {
+    let mut cl = RawCluster::new(&[1, 2, 3], |id| new_config(id, 10, 1));
+    cl.node(1).campaign().expect("campaign");
+    cl.settle();
+    for i in 0..5 {
+        cl.node(1)
+            .propose("", format!("v{i}").into_bytes())
+            .expect("propose");
+    }
+    cl.settle();
+    cl.add(
+        4,
+        raw_node_from(&new_config(4, 10, 1), new_storage(&[1, 2, 3], &[])),
+    );
+    cl.pause(4);
+    let cc = conf_change(tinyraft::eraftpb::ConfChangeType::AddNode, 4);
+    cl.node(1).propose_conf_change("", cc).expect("add 4");
+    cl.settle();
+    let leader = &cl.nodes[&1].raft;
+    assert_eq!(leader.prs().voter_ids(), vec![1, 2, 3, 4]);
+    let applied = leader.raft_log.applied;
+    let cs = leader.prs().conf_state();
+    let store = leader.raft_log.store().clone();
+    store
+        .wl()
+        .create_snapshot(applied, Some(cs), "sm".into())
+        .expect("snapshot");
+    store.wl().compact(applied).expect("compact");
+    cl.resume(4);
+    for _ in 0..3 {
+        cl.node(1).tick();
+        cl.settle();
+    }
+    cl.node(1).propose("", "after").expect("propose");
+    cl.settle();
+    assert!(
+        cl.delivered
+            .iter()
+            .any(|m| m.msg_type() == MessageType::MsgSnapshot && m.to == 4)
+    );
+    assert_eq!(cl.node(4).raft.prs().voter_ids(), vec![1, 2, 3, 4]);
+    assert_eq!(
+        cl.applied_data(4),
+        vec![b"after".to_vec()],
+        "4 applied only what follows the snapshot"
+    );
+    assert_eq!(
+        cl.nodes[&4].raft.raft_log.applied,
+        cl.nodes[&1].raft.raft_log.applied
+    );
+}

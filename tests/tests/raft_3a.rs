@@ -843,3 +843,140 @@ fn removing_transferee_aborts_transfer_3a() {
     nt.send(vec![propose(1, "ok")]);
     assert_eq!(nt.peer(1).raft_log.committed, 2);
 }
+
+/// Issue 4: ReadIndex with no known leader is dropped — no read state, nothing
+/// sent, no panic.
+#[test]
+fn read_index_without_leader_dropped_3a() {
+    let mut rn = new_raw_node(2, &[1, 2, 3]);
+    rn.read_index("nobody leads");
+    let r = handle_ready(&mut rn);
+    assert!(r.read_states.is_empty());
+    assert!(
+        r.all_messages()
+            .iter()
+            .all(|m| m.msg_type() != MessageType::MsgReadIndex),
+        "{r:?}"
+    );
+    assert_eq!(rn.raft.term, 0);
+}
+
+/// One pending change at a time, across leaders: a new leader whose log holds
+/// a conf change it has not applied yet (from an earlier term) refuses another
+/// until that one is applied — else two changes could be in flight at once.
+#[test]
+fn new_leader_counts_unapplied_conf_change_in_log_as_pending_3a() {
+    let s = new_storage(&[1, 2, 3], &[]);
+    {
+        let mut cc = conf_change_entry(&conf_change(ConfChangeType::AddNode, 4));
+        cc.term = 1;
+        cc.index = 2;
+        let mut core = s.wl();
+        core.append(&[entry(1, 1), cc]).expect("append");
+        core.set_hardstate(tinyraft::eraftpb::HardState {
+            term: 1,
+            vote: 0,
+            commit: 1,
+        });
+    }
+    let mut c = new_config(1, ET, 1);
+    c.applied = 1;
+    let mut r = raft_from(&c, s);
+    r.become_candidate();
+    r.become_leader();
+    persist(&mut r);
+    let last = r.raft_log.last_index();
+    assert_eq!(last, 3);
+    r.step(append_ack(2, 1, r.term, last)).expect("ack");
+    assert_eq!(
+        r.raft_log.committed, 3,
+        "the term-2 entry commits the old change too"
+    );
+    let res = r.step(propose_conf(1, &conf_change(ConfChangeType::AddNode, 5)));
+    assert!(
+        matches!(res, Err(Error::ConfChangeRefused(_))),
+        "old change not applied yet: {res:?}"
+    );
+    assert_eq!(r.raft_log.last_index(), last);
+    #[allow(clippy::let_unit_value)]
+    let _ = r.raft_log.applied_to(3);
+    r.apply_conf_change(&conf_change(ConfChangeType::AddNode, 4))
+        .expect("apply");
+    r.step(propose_conf(1, &conf_change(ConfChangeType::AddNode, 5)))
+        .expect("now allowed");
+    assert_eq!(r.raft_log.last_index(), last + 1);
+}
+
+/// Thesis §3.10 (etcd's TestLeaderTransferSecondTransferToSameNode): asking
+/// again for the same transferee does not restart the transfer's timeout.
+#[test]
+fn repeated_transfer_to_same_node_keeps_timeout_3a() {
+    let mut nt = three();
+    nt.isolate(3);
+    nt.send(vec![transfer(3, 1)]);
+    nt.tick_n(1, ET / 2);
+    nt.send(vec![transfer(3, 1)]);
+    assert_eq!(nt.peer(1).lead_transferee, Some(3));
+    nt.tick_n(1, ET - ET / 2);
+    assert_eq!(
+        nt.peer(1).lead_transferee,
+        None,
+        "aborted at the first request's timeout"
+    );
+    assert_leader(&nt, 1, 1);
+}
+
+/// etcd #12133 by timeout: a follower with a committed but unapplied conf
+/// change does not campaign when its election timer fires either.
+#[test]
+fn etcd_12133_no_timeout_campaign_with_unapplied_conf_change_3a() {
+    let mut nt = three();
+    nt.send(vec![propose_conf(
+        1,
+        &conf_change(ConfChangeType::AddNode, 4),
+    )]);
+    let cc_index = nt.peer(1).raft_log.last_index();
+    assert_eq!(nt.peer(2).raft_log.committed, cc_index);
+    nt.isolate(1);
+    nt.tick_n(2, 3 * ET);
+    assert_eq!(nt.peer(2).state, StateRole::Follower);
+    assert_eq!(nt.peer(2).term, 1);
+}
+
+/// Removed leader, end to end: the leader proposes its own removal; once
+/// applied it steps down, never campaigns again, and the rest elect a new
+/// leader that commits without it.
+#[test]
+fn removed_leader_steps_down_end_to_end_3a() {
+    let mut cl = RawCluster::new(&[1, 2, 3], |id| new_config(id, ET, 1));
+    cl.node(1).campaign().expect("campaign");
+    cl.settle();
+    cl.node(1)
+        .propose_conf_change("", conf_change(ConfChangeType::RemoveNode, 1))
+        .expect("remove self");
+    cl.settle();
+    assert_ne!(
+        cl.node(1).raft.state,
+        StateRole::Leader,
+        "applied its own removal"
+    );
+    for id in 2..=3 {
+        assert_eq!(cl.node(id).raft.prs().voter_ids(), vec![2, 3], "node {id}");
+    }
+    for _ in 0..5 * ET {
+        cl.tick_all();
+    }
+    let leaders = cl.leaders();
+    assert_eq!(leaders.len(), 1, "{leaders:?}");
+    let (l, _) = leaders[0];
+    assert_ne!(l, 1, "the removed node never leads again");
+    cl.node(l).propose("", "without 1").expect("propose");
+    cl.settle();
+    for id in 2..=3 {
+        assert_eq!(
+            cl.applied_data(id).last(),
+            Some(&b"without 1".to_vec()),
+            "node {id}"
+        );
+    }
+}
