@@ -212,6 +212,22 @@ impl<S: Storage> Raft<S> {
 
     /// Figure 2's AppendEntries receiver.
     pub(crate) fn handle_append(&mut self, m: &Message) {
+        if self.prs.voter_ids().is_empty() && self.prs.learner_ids().is_empty() {
+            // We know no membership (a node waiting to be added, whose base
+            // configuration is not in the log): ask the leader for it. A
+            // rejection at index 0 is otherwise impossible (index 0 always
+            // matches), so the leader reads it as this request.
+            debug!(self.logger, "no membership yet; asking the leader for it"; "from" => m.from);
+            let resp = Message {
+                msg_type: MessageType::MsgAppendResponse as i32,
+                to: m.from,
+                index: 0,
+                reject: true,
+                ..Default::default()
+            };
+            self.send(resp);
+            return;
+        }
         let committed = self.raft_log.committed;
         if m.index < committed {
             // Everything up to our commit already matches the leader's log.
@@ -286,6 +302,10 @@ impl<S: Storage> Raft<S> {
             return;
         };
         pr.recent_active = true;
+        if m.reject && m.index == 0 {
+            self.send_membership_snapshot(from);
+            return;
+        }
         if m.reject {
             let mut next_probe = m.reject_hint;
             if m.log_term > 0 {
@@ -314,6 +334,11 @@ impl<S: Storage> Raft<S> {
         }
         let old_paused = pr.is_paused();
         if !pr.maybe_update(m.index) {
+            if pr.state == ProgressState::Snapshot && m.index >= pr.pending_snapshot {
+                // The (membership-only) snapshot was taken: resume probing.
+                pr.become_probe();
+                self.send_append(from);
+            }
             return;
         }
         match pr.state {

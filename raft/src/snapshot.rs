@@ -4,7 +4,7 @@
 use slog::{debug, info, warn};
 use tinyraft_log::StorageError;
 use tinyraft_log::storage::Storage;
-use tinyraft_proto::eraftpb::{Message, MessageType};
+use tinyraft_proto::eraftpb::{Message, MessageType, Snapshot, SnapshotMetadata};
 
 use crate::raft::Raft;
 use crate::tracker::ProgressState;
@@ -61,6 +61,20 @@ impl<S: Storage> Raft<S> {
             return;
         };
         let committed = self.raft_log.committed;
+        let uninitialized = self.prs.voter_ids().is_empty() && self.prs.learner_ids().is_empty();
+        if uninitialized && meta.index <= committed {
+            let cs = meta.conf_state.clone().unwrap_or_default();
+            if cs.voters.contains(&self.id) || cs.learners.contains(&self.id) {
+                // A node waiting to be added learns the membership from its
+                // leader; replaying the log's later changes on top of it
+                // converges (each change sets one node's role outright).
+                info!(self.logger, "adopting membership from the leader"; "conf_state" => %cs);
+                let next = self.raft_log.last_index().saturating_add(1);
+                self.prs.apply_conf_state(&cs, next);
+                self.send_append_ack(from, committed);
+                return;
+            }
+        }
         if meta.index <= committed {
             // Nothing new: tell the leader how far we are so it moves on.
             debug!(self.logger, "ignoring stale snapshot"; "index" => meta.index, "committed" => committed);
@@ -97,6 +111,34 @@ impl<S: Storage> Raft<S> {
         self.prs.apply_conf_state(&cs, next);
         let last = self.raft_log.last_index();
         self.send_append_ack(from, last);
+    }
+
+    /// Answers a follower that knows no membership (see `handle_append`)
+    /// with a snapshot carrying only the current membership, at index 0: it
+    /// changes no log, and the follower replays the log on top of it.
+    pub(crate) fn send_membership_snapshot(&mut self, to: u64) {
+        let cs = self.prs.conf_state();
+        if let Some(pr) = self.prs.get_mut(to) {
+            pr.become_snapshot(0);
+        } else {
+            return;
+        }
+        info!(self.logger, "sending membership to a node that has none"; "to" => to, "conf_state" => %cs);
+        let snap = Snapshot {
+            metadata: Some(SnapshotMetadata {
+                conf_state: Some(cs),
+                index: 0,
+                term: 0,
+            }),
+            ..Default::default()
+        };
+        let m = Message {
+            msg_type: MessageType::MsgSnapshot as i32,
+            to,
+            snapshot: Some(snap),
+            ..Default::default()
+        };
+        self.send(m);
     }
 
     fn send_append_ack(&mut self, to: u64, index: u64) {

@@ -282,3 +282,29 @@ fn advance_acknowledges_what_was_handed_out_even_if_fields_were_taken() {
     assert_eq!(applied, vec![1, 2]);
     assert_eq!(n.raft.raft_log.applied, 2);
 }
+
+/// A node started with no membership (waiting to be added; the cluster's
+/// base configuration is not in the log) learns the membership from the
+/// leader instead of rebuilding it from the log's changes alone — which
+/// would make it a one-voter cluster of its own (two leaders in a term).
+#[test]
+fn node_added_with_empty_membership_learns_it_from_the_leader() {
+    let mut c = Cluster::new(3, |_| {});
+    c.node(1).campaign().unwrap();
+    c.pump();
+    c.add(4, (vec![], vec![]), |_| {});
+    let cc = ConfChange {
+        change_type: ConfChangeType::AddNode as i32,
+        node_id: 4,
+        ..Default::default()
+    };
+    c.node(1).propose_conf_change("", cc).unwrap();
+    c.pump();
+    c.tick_all(30);
+    c.node(1).propose("", "after").unwrap();
+    c.pump();
+    assert_eq!(c.node(4).raft.prs().voter_ids(), vec![1, 2, 3, 4]);
+    assert_eq!(c.nodes[&4].applied.last().unwrap().1, b"after".to_vec());
+    assert_eq!(c.leader(), Some(1));
+    assert_ne!(c.node(4).raft.state, StateRole::Leader);
+}
