@@ -472,7 +472,7 @@ pub fn sim_schedule(data: &[u8]) {
         .filter(|(i, _)| mask & (1 << i) != 0)
         .map(|(_, k)| *k)
         .collect();
-    let duration = 1000 + 500 * rd.below(6);
+    let duration = 2000 + 500 * rd.below(9);
     let cfg = SimConfig {
         nodes,
         seed,
