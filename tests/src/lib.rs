@@ -27,6 +27,7 @@
 //! | `raft_random_3a.rs` | 3a | seeded random RawNode clusters with membership, snapshots, restarts |
 
 pub mod builders;
+pub mod fuzzing;
 pub mod network;
 pub mod ready;
 

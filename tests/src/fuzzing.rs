@@ -1,0 +1,507 @@
+//! Fuzz target bodies (issue 6): plain functions of `&[u8]` that panic only
+//! on a real bug, with an assertion naming the violated property.
+//!
+//! `fuzz/fuzz_targets/*.rs` hands libFuzzer's inputs to them, and
+//! `tests/tests/fuzz_corpus.rs` runs them over the checked-in corpus
+//! (`fuzz/corpus/<target>/`) and seeded random bytes on stable.
+//!
+//! ```
+//! tinyraft_tests::fuzzing::step_message(b"\x00\x03\x01\x02");
+//! ```
+
+use bytes::Bytes;
+use prost::Message as _;
+use tinyraft::eraftpb::{
+    ConfState, Entry, HardState, Message, MessageType, Snapshot, SnapshotMetadata,
+};
+use tinyraft::storage::MemStorage;
+use tinyraft::{Error, Raft, RaftLog, StateRole};
+use tinyraft_harness::faults::{FaultKind, FaultSchedule};
+use tinyraft_harness::{Cluster, SimConfig};
+
+use crate::builders::{
+    config_with, hup, logger, persist, raft_from, storage_with_terms, take_msgs, vote_resp,
+};
+
+/// Reads little pieces of an input; past its end every read yields zero, so
+/// every byte string is a valid (if short) program.
+pub struct Bytes8<'a> {
+    data: &'a [u8],
+    pos: usize,
+}
+
+impl<'a> Bytes8<'a> {
+    /// A reader over `data`.
+    pub fn new(data: &'a [u8]) -> Self {
+        Bytes8 { data, pos: 0 }
+    }
+    /// Whether every byte was read.
+    pub fn is_empty(&self) -> bool {
+        self.pos >= self.data.len()
+    }
+    /// The next byte (0 past the end).
+    pub fn u8(&mut self) -> u8 {
+        let b = self.data.get(self.pos).copied().unwrap_or(0);
+        self.pos += 1;
+        b
+    }
+    /// A little-endian u64 from the next eight bytes.
+    pub fn u64(&mut self) -> u64 {
+        (0..8).fold(0u64, |acc, i| acc | (u64::from(self.u8()) << (8 * i)))
+    }
+    /// A value in `0..n` (`n > 0`).
+    pub fn below(&mut self, n: u64) -> u64 {
+        u64::from(self.u8()) % n
+    }
+    /// A value near `base` (within -2..=+5), occasionally anywhere in u64:
+    /// terms and indexes mostly make sense, and sometimes sit at the edges.
+    pub fn near(&mut self, base: u64) -> u64 {
+        match self.u8() {
+            0..=7 => self.u64(),
+            8..=11 => u64::MAX - self.below(3),
+            b => base.saturating_add(u64::from(b % 8)).saturating_sub(2),
+        }
+    }
+}
+
+const ROLES: [StateRole; 4] = [
+    StateRole::Follower,
+    StateRole::PreCandidate,
+    StateRole::Candidate,
+    StateRole::Leader,
+];
+
+/// Node 1 of group {1,2,3} in `role`, restarted from a log of `terms`
+/// (committed up to `commit`), with its disk caught up and outbox empty.
+fn node_in(role: StateRole, terms: &[u64], commit: u64) -> Raft<MemStorage> {
+    let term = terms.iter().copied().max().unwrap_or(0).max(1);
+    let s = storage_with_terms(&[1, 2, 3], terms, term);
+    s.wl().set_hardstate(HardState {
+        term,
+        vote: 0,
+        commit: commit.min(terms.len() as u64),
+    });
+    let mut r = raft_from(&config_with(1, role == StateRole::PreCandidate, false), s);
+    match role {
+        StateRole::Follower => r.become_follower(term, 2),
+        StateRole::PreCandidate | StateRole::Candidate => r.step(hup(1)).expect("campaign"),
+        StateRole::Leader => {
+            r.step(hup(1)).expect("campaign");
+            persist(&mut r);
+            let t = r.term;
+            let grant = vote_resp(MessageType::MsgRequestVoteResponse, 2, 1, t, true);
+            r.step(grant).expect("grant");
+        }
+    }
+    persist(&mut r);
+    take_msgs(&mut r);
+    assert_eq!(r.state, role, "fuzz setup: node did not reach its role");
+    r
+}
+
+/// A role and a short log from the input.
+fn setup(rd: &mut Bytes8) -> Raft<MemStorage> {
+    let role = ROLES[rd.below(4) as usize];
+    let n = rd.below(5) as usize;
+    let mut terms = Vec::with_capacity(n);
+    let mut t = 1;
+    for _ in 0..n {
+        t += rd.below(2);
+        terms.push(t);
+    }
+    let commit = rd.below(n as u64 + 1);
+    node_in(role, &terms, commit)
+}
+
+/// A message to node 1 built from the input: mostly plausible, sometimes
+/// malformed (gaps, decreasing terms, huge numbers, a snapshot without
+/// metadata).
+fn message(rd: &mut Bytes8, r: &Raft<MemStorage>) -> Message {
+    let t = rd.u8() % 20;
+    let mut m = Message {
+        msg_type: i32::from(t),
+        to: if rd.u8() < 240 { 1 } else { rd.below(5) },
+        from: rd.below(5),
+        term: rd.near(r.term),
+        log_term: rd.near(r.raft_log.last_term()),
+        index: rd.near(r.raft_log.last_index()),
+        commit: rd.near(r.raft_log.committed),
+        reject: rd.u8() & 1 == 1,
+        reject_hint: rd.near(r.raft_log.last_index()),
+        ..Default::default()
+    };
+    let n = rd.below(4);
+    let mut idx = m.index;
+    let mut et = m.log_term;
+    for _ in 0..n {
+        let k = rd.u8();
+        idx = if k < 230 {
+            idx.saturating_add(1)
+        } else {
+            rd.near(idx)
+        };
+        et = if k & 0x10 == 0 { et } else { rd.near(et) };
+        let data: Bytes = if k & 0x20 == 0 {
+            Bytes::new()
+        } else {
+            vec![k].into()
+        };
+        m.entries.push(Entry {
+            entry_type: i32::from(k & 0x40 != 0 && rd.u8() & 1 == 1),
+            term: et,
+            index: idx,
+            data,
+            ..Default::default()
+        });
+    }
+    if m.msg_type() == MessageType::MsgSnapshot || rd.u8() > 250 {
+        let k = rd.u8();
+        m.snapshot = match k % 4 {
+            0 => None,
+            1 => Some(Snapshot::default()),
+            _ => Some(Snapshot {
+                data: Bytes::new(),
+                metadata: Some(SnapshotMetadata {
+                    conf_state: Some(ConfState {
+                        voters: if k & 0x10 == 0 {
+                            vec![1, 2, 3]
+                        } else {
+                            vec![2, 3]
+                        },
+                        learners: if k & 0x20 == 0 { vec![] } else { vec![1] },
+                    }),
+                    index: rd.near(r.raft_log.committed),
+                    term: rd.near(r.term),
+                }),
+            }),
+        };
+    }
+    m
+}
+
+/// What a step must leave alone when it refuses a message.
+fn durable_view(r: &Raft<MemStorage>) -> (HardState, Vec<(u64, u64)>) {
+    let ids = r
+        .raft_log
+        .all_entries()
+        .iter()
+        .map(|e| (e.index, e.term))
+        .collect();
+    (r.hard_state(), ids)
+}
+
+/// Known bug (reported, fuzz regression `append_entry_term_below_log_term_fuzz`):
+/// the core accepts a `MsgAppend` whose first entry's term is below the
+/// message's `log_term` (no leader sends one; the entry terms must not
+/// decrease from the previous entry), which leaves a log whose terms
+/// decrease. While it is open, the term-order check skips exactly such
+/// messages so the fuzzer keeps looking for other bugs; set to `false` once
+/// the core refuses them.
+pub const KNOWN_BUG_TERM_BELOW_LOG_TERM: bool = true;
+
+/// Whether `m` is an append whose first entry's term is below its `log_term`.
+pub fn term_below_log_term(m: &Message) -> bool {
+    m.msg_type() == MessageType::MsgAppend && m.entries.first().is_some_and(|e| e.term < m.log_term)
+}
+
+/// Steps `m` into `r` and checks the node's own invariants afterwards.
+fn step_checked(r: &mut Raft<MemStorage>, m: Message) {
+    let before = durable_view(r);
+    let term = r.term;
+    let desc = format!("{:?} term {} index {}", m.msg_type, m.term, m.index);
+    let known_bug = KNOWN_BUG_TERM_BELOW_LOG_TERM && term_below_log_term(&m);
+    let res = r.step(m);
+    if let Err(Error::InvalidMessage(_)) = &res {
+        assert!(
+            durable_view(r) == before,
+            "invalid-message rule: a refused message changed state ({desc})"
+        );
+    }
+    assert!(
+        r.term >= term,
+        "§5.1: term decreased {term} -> {} ({desc})",
+        r.term
+    );
+    let last = r.raft_log.last_index();
+    assert!(
+        r.raft_log.committed <= last,
+        "commit {} beyond last index {last} ({desc})",
+        r.raft_log.committed
+    );
+    let ents = r.raft_log.all_entries();
+    for w in ents.windows(2) {
+        assert!(
+            w[0].index + 1 == w[1].index && (w[0].term <= w[1].term || known_bug),
+            "log contiguity: ({}, {}) followed by ({}, {}) ({desc})",
+            w[0].index,
+            w[0].term,
+            w[1].index,
+            w[1].term
+        );
+    }
+    if let Some(e) = ents.last() {
+        assert_eq!(e.index, last, "last_index disagrees with the log ({desc})");
+    }
+}
+
+/// `step_message`: a role setup, then messages built from the bytes, each
+/// stepped into the node, with an optional persist between them.
+pub fn step_message(data: &[u8]) {
+    let mut rd = Bytes8::new(data);
+    let mut r = setup(&mut rd);
+    let mut steps = 0;
+    while !rd.is_empty() && steps < 64 {
+        let m = message(&mut rd, &r);
+        let tainted = KNOWN_BUG_TERM_BELOW_LOG_TERM && term_below_log_term(&m);
+        step_checked(&mut r, m);
+        if tainted {
+            // The known bug may have left decreasing terms: stop this run.
+            break;
+        }
+        if rd.u8() & 1 == 1 {
+            persist(&mut r);
+        }
+        take_msgs(&mut r);
+        steps += 1;
+    }
+}
+
+/// `decode_message`: the bytes as a protobuf `Message`; if it decodes, it is
+/// addressed to node 1 and stepped into a node in each role.
+pub fn decode_message(data: &[u8]) {
+    let Ok(mut m) = Message::decode(data) else {
+        return;
+    };
+    m.to = 1;
+    for role in ROLES {
+        let mut r = node_in(role, &[1, 1, 2], 2);
+        step_checked(&mut r, m.clone());
+        persist(&mut r);
+    }
+}
+
+/// The model of a log: a snapshot point and the terms after it, plus the
+/// three cursors.
+#[derive(Debug)]
+struct LogModel {
+    snap: (u64, u64),
+    terms: Vec<u64>,
+    committed: u64,
+    applied: u64,
+}
+
+impl LogModel {
+    fn last(&self) -> u64 {
+        self.snap.0 + self.terms.len() as u64
+    }
+    fn term(&self, idx: u64) -> Option<u64> {
+        if idx == self.snap.0 {
+            Some(self.snap.1)
+        } else if idx > self.snap.0 && idx <= self.last() {
+            Some(self.terms[(idx - self.snap.0 - 1) as usize])
+        } else {
+            None
+        }
+    }
+}
+
+fn check_log(log: &RaftLog<MemStorage>, model: &LogModel, op: &str) {
+    assert_eq!(log.last_index(), model.last(), "last_index after {op}");
+    assert_eq!(log.committed, model.committed, "committed after {op}");
+    assert_eq!(log.applied, model.applied, "applied after {op}");
+    assert!(
+        log.stabled <= log.last_index(),
+        "stabled beyond last after {op}"
+    );
+    assert!(
+        log.applied <= log.committed,
+        "applied beyond committed after {op}"
+    );
+    for idx in log.first_index()..=log.last_index() {
+        assert_eq!(
+            log.term(idx).ok(),
+            model.term(idx),
+            "term({idx}) after {op}: model {model:?}"
+        );
+    }
+}
+
+/// `raftlog_ops`: a byte-driven op sequence on `RaftLog<MemStorage>`,
+/// cross-checked after every op against [`LogModel`].
+pub fn raftlog_ops(data: &[u8]) {
+    let mut rd = Bytes8::new(data);
+    let store = MemStorage::new_with_conf_state((vec![1, 2, 3], vec![]));
+    let mut log = RaftLog::new(store, logger());
+    let mut m = LogModel {
+        snap: (0, 0),
+        terms: Vec::new(),
+        committed: 0,
+        applied: 0,
+    };
+    let mut ops = 0;
+    while !rd.is_empty() && ops < 128 {
+        ops += 1;
+        match rd.below(7) {
+            0 | 1 => {
+                // append or truncate-append at `from` with non-decreasing terms
+                let from = if rd.u8() < 128 {
+                    m.last() + 1
+                } else {
+                    m.last().saturating_sub(rd.below(4)) + rd.below(2)
+                };
+                let n = rd.below(4) + 1;
+                let mut t = m.term(from.saturating_sub(1)).unwrap_or(m.snap.1);
+                let ents: Vec<Entry> = (0..n)
+                    .map(|i| {
+                        t += rd.below(2);
+                        Entry {
+                            term: t,
+                            index: from + i,
+                            ..Default::default()
+                        }
+                    })
+                    .collect();
+                let ok = from > m.committed && from > m.snap.0 && from <= m.last() + 1;
+                let r = log.append(&ents);
+                if ok {
+                    m.terms.truncate((from - m.snap.0 - 1) as usize);
+                    m.terms.extend(ents.iter().map(|e| e.term));
+                }
+                assert_eq!(r, m.last(), "append returned last index (ok={ok})");
+                check_log(&log, &m, "append");
+            }
+            2 => {
+                // the engine persists the unstable part
+                if let Some(snap) = log.unstable_snapshot().cloned() {
+                    let idx = snap.metadata.as_ref().map_or(0, |md| md.index);
+                    log.store()
+                        .wl()
+                        .apply_snapshot(snap)
+                        .expect("persist snapshot");
+                    log.stable_snap_to(idx);
+                }
+                let ents = log.unstable_entries().to_vec();
+                if let Some(e) = ents.last() {
+                    log.store().wl().append(&ents).expect("persist entries");
+                    log.stable_to(e.index, e.term);
+                }
+                assert_eq!(log.stabled, m.last(), "stable_to: everything durable");
+                assert!(
+                    log.unstable_entries().is_empty(),
+                    "stable_to: nothing unstable"
+                );
+                check_log(&log, &m, "stable_to");
+            }
+            3 => {
+                let to = m.committed + rd.below(4);
+                let res = log.commit_to(to);
+                if to <= m.last() {
+                    assert!(res.is_ok(), "commit_to({to}) within the log refused");
+                    m.committed = m.committed.max(to);
+                } else {
+                    assert!(
+                        res.is_err(),
+                        "commit_to({to}) beyond the last index accepted"
+                    );
+                }
+                check_log(&log, &m, "commit_to");
+            }
+            4 => {
+                let to = m.applied + rd.below(4);
+                let res = log.applied_to(to);
+                assert_eq!(res.is_ok(), to <= m.committed, "applied_to({to})");
+                if res.is_ok() {
+                    m.applied = to;
+                }
+                check_log(&log, &m, "applied_to");
+            }
+            5 => {
+                // compact the durable log up to the applied index
+                let to = m.applied.saturating_sub(rd.below(2));
+                let stored_last = log.store().rl().last_index();
+                // An engine compacts only what it persisted and applied, and
+                // never while a received snapshot still waits to be persisted.
+                let pending = log.unstable_snapshot().is_some();
+                if to <= stored_last && to <= log.stabled && to > 0 && !pending {
+                    let res = log.store().wl().compact(to);
+                    assert!(res.is_ok(), "compact({to}) within the stored log: {res:?}");
+                }
+                check_log(&log, &m, "compact");
+            }
+            _ => {
+                // a snapshot from a leader
+                let index = m.committed + rd.below(6);
+                let term = m
+                    .term(index)
+                    .unwrap_or(m.snap.1.max(m.terms.last().copied().unwrap_or(0)) + rd.below(2));
+                let snap = Snapshot {
+                    data: Bytes::new(),
+                    metadata: Some(SnapshotMetadata {
+                        conf_state: Some(ConfState {
+                            voters: vec![1, 2, 3],
+                            learners: vec![],
+                        }),
+                        index,
+                        term,
+                    }),
+                };
+                let res = log.restore(snap);
+                assert_eq!(res.is_ok(), index > m.committed, "restore at {index}");
+                if res.is_ok() {
+                    m.snap = (index, term);
+                    m.terms.clear();
+                    m.committed = index;
+                }
+                check_log(&log, &m, "restore");
+            }
+        }
+    }
+}
+
+/// `sim_schedule`: a small simulated cluster (3–5 nodes, a few simulated
+/// seconds) under a fault schedule drawn from the bytes, with proposals;
+/// every harness invariant must hold.
+pub fn sim_schedule(data: &[u8]) {
+    let mut rd = Bytes8::new(data);
+    let nodes = 3 + rd.below(3) as usize;
+    let seed = rd.u64();
+    let mask = rd.u8();
+    let kinds: Vec<FaultKind> = FaultKind::ALL
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| mask & (1 << i) != 0)
+        .map(|(_, k)| *k)
+        .collect();
+    let duration = 2000 + 500 * rd.below(9);
+    let cfg = SimConfig {
+        nodes,
+        seed,
+        pre_vote: rd.u8() & 1 == 1,
+        check_quorum: rd.u8() & 1 == 1,
+        snapshot_interval: if kinds.contains(&FaultKind::Snapshot) {
+            Some(5)
+        } else {
+            None
+        },
+        ..SimConfig::default()
+    };
+    let mut c = Cluster::new(cfg);
+    let schedule = FaultSchedule::generate(seed, nodes, &kinds, duration);
+    c.install_faults(&schedule);
+    let mut t = 0;
+    let mut cmd = 0u32;
+    while t < duration {
+        let step = 100 + 100 * rd.below(5);
+        c.run_for(step);
+        t += step;
+        if let Some(l) = c.leader() {
+            cmd += 1;
+            c.start(l, cmd.to_le_bytes().to_vec());
+        }
+    }
+    c.end_faults();
+    c.run_for(500);
+    if let Err(v) = c.check_invariants() {
+        panic!("harness invariant violated under {schedule:?}: {v}");
+    }
+}
