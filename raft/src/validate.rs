@@ -68,7 +68,11 @@ fn validate_append(m: &Message) -> Result<()> {
             m.entries.len()
         ));
     }
-    let mut prev_term = 0;
+    // Log terms never decrease, so the entries may not fall below the term
+    // the message claims for their predecessor (`log_term`). A `log_term`
+    // above the message term is merely odd, not malformed: Raft's matching
+    // rule rejects it, so it does not take part in this check.
+    let mut prev_term = if m.log_term <= m.term { m.log_term } else { 0 };
     for (i, e) in m.entries.iter().enumerate() {
         // Cannot overflow: checked above.
         let want = m.index + 1 + i as u64;

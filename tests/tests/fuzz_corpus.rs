@@ -172,13 +172,12 @@ fn write_seed_corpus() {
 
 /// Regression found by `step_message` (corpus file
 /// `fuzz/corpus/step_message/regress-term-below-log-term`): a `MsgAppend`
-/// whose first entry has a term below the message's `log_term` is accepted,
-/// and the follower's log terms then decrease (1 followed by 0), which no
+/// whose first entry has a term below the message's `log_term` was accepted,
+/// and the follower's log terms then decreased (1 followed by 0), which no
 /// Raft log may do (§5.3: a leader's log terms never decrease, so neither
 /// does any prefix it sends). API.md's invalid-input rule ("entry terms
-/// decreasing") should refuse it with `InvalidMessage`, state unchanged.
+/// decreasing") now refuses it with `InvalidMessage`, state unchanged.
 #[test]
-#[ignore = "bug: raft/src/validate.rs starts the entry-term check at 0, not at log_term"]
 fn append_entry_term_below_log_term_fuzz() {
     use tinyraft::Error;
     use tinyraft::eraftpb::HardState;
