@@ -190,26 +190,11 @@ fn durable_view(r: &Raft<MemStorage>) -> (HardState, Vec<(u64, u64)>) {
     (r.hard_state(), ids)
 }
 
-/// Known bug (reported, fuzz regression `append_entry_term_below_log_term_fuzz`):
-/// the core accepts a `MsgAppend` whose first entry's term is below the
-/// message's `log_term` (no leader sends one; the entry terms must not
-/// decrease from the previous entry), which leaves a log whose terms
-/// decrease. While it is open, the term-order check skips exactly such
-/// messages so the fuzzer keeps looking for other bugs; set to `false` once
-/// the core refuses them.
-pub const KNOWN_BUG_TERM_BELOW_LOG_TERM: bool = true;
-
-/// Whether `m` is an append whose first entry's term is below its `log_term`.
-pub fn term_below_log_term(m: &Message) -> bool {
-    m.msg_type() == MessageType::MsgAppend && m.entries.first().is_some_and(|e| e.term < m.log_term)
-}
-
 /// Steps `m` into `r` and checks the node's own invariants afterwards.
 fn step_checked(r: &mut Raft<MemStorage>, m: Message) {
     let before = durable_view(r);
     let term = r.term;
     let desc = format!("{:?} term {} index {}", m.msg_type, m.term, m.index);
-    let known_bug = KNOWN_BUG_TERM_BELOW_LOG_TERM && term_below_log_term(&m);
     let res = r.step(m);
     if let Err(Error::InvalidMessage(_)) = &res {
         assert!(
@@ -231,7 +216,7 @@ fn step_checked(r: &mut Raft<MemStorage>, m: Message) {
     let ents = r.raft_log.all_entries();
     for w in ents.windows(2) {
         assert!(
-            w[0].index + 1 == w[1].index && (w[0].term <= w[1].term || known_bug),
+            w[0].index + 1 == w[1].index && w[0].term <= w[1].term,
             "log contiguity: ({}, {}) followed by ({}, {}) ({desc})",
             w[0].index,
             w[0].term,
@@ -252,12 +237,7 @@ pub fn step_message(data: &[u8]) {
     let mut steps = 0;
     while !rd.is_empty() && steps < 64 {
         let m = message(&mut rd, &r);
-        let tainted = KNOWN_BUG_TERM_BELOW_LOG_TERM && term_below_log_term(&m);
         step_checked(&mut r, m);
-        if tainted {
-            // The known bug may have left decreasing terms: stop this run.
-            break;
-        }
         if rd.u8() & 1 == 1 {
             persist(&mut r);
         }
