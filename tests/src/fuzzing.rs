@@ -14,7 +14,7 @@ use prost::Message as _;
 use tinyraft::eraftpb::{
     ConfState, Entry, HardState, Message, MessageType, Snapshot, SnapshotMetadata,
 };
-use tinyraft::storage::MemStorage;
+use tinyraft::storage::{MemStorage, RaftState, Storage};
 use tinyraft::{Error, Raft, RaftLog, StateRole};
 use tinyraft_harness::faults::{FaultKind, FaultSchedule};
 use tinyraft_harness::{Cluster, SimConfig};
@@ -285,7 +285,7 @@ impl LogModel {
     }
 }
 
-fn check_log(log: &RaftLog<MemStorage>, model: &LogModel, op: &str) {
+fn check_log(log: &RaftLog<FailingStorage>, model: &LogModel, op: &str) {
     assert_eq!(log.last_index(), model.last(), "last_index after {op}");
     assert_eq!(log.committed, model.committed, "committed after {op}");
     assert_eq!(log.applied, model.applied, "applied after {op}");
@@ -306,11 +306,81 @@ fn check_log(log: &RaftLog<MemStorage>, model: &LogModel, op: &str) {
     }
 }
 
-/// `raftlog_ops`: a byte-driven op sequence on `RaftLog<MemStorage>`,
-/// cross-checked after every op against [`LogModel`].
+/// A `MemStorage` whose reads fail while `failing` is set: the engine's
+/// disk returning errors. The log must pass the error up, never panic, and
+/// come back whole once the disk does.
+#[derive(Clone, Default)]
+pub struct FailingStorage {
+    inner: MemStorage,
+    failing: std::rc::Rc<std::cell::Cell<bool>>,
+}
+
+impl FailingStorage {
+    fn fail<T>(
+        &self,
+        ok: impl FnOnce(&MemStorage) -> tinyraft::storage::Result<T>,
+    ) -> tinyraft::storage::Result<T> {
+        if self.failing.get() {
+            Err(tinyraft::StorageError::Other(
+                "injected read failure".into(),
+            ))
+        } else {
+            ok(&self.inner)
+        }
+    }
+}
+
+impl Storage for FailingStorage {
+    fn initial_state(&self) -> tinyraft::storage::Result<RaftState> {
+        self.inner.initial_state()
+    }
+    fn entries(
+        &self,
+        low: u64,
+        high: u64,
+        max: Option<u64>,
+    ) -> tinyraft::storage::Result<Vec<Entry>> {
+        self.fail(|s| s.entries(low, high, max))
+    }
+    fn term(&self, idx: u64) -> tinyraft::storage::Result<u64> {
+        self.fail(|s| s.term(idx))
+    }
+    fn first_index(&self) -> tinyraft::storage::Result<u64> {
+        self.inner.first_index()
+    }
+    fn last_index(&self) -> tinyraft::storage::Result<u64> {
+        self.inner.last_index()
+    }
+    fn snapshot(&self, request_index: u64) -> tinyraft::storage::Result<Snapshot> {
+        self.fail(|s| s.snapshot(request_index))
+    }
+}
+
+/// The model's answer for `log.slice(low, high, None)`: `None` for an error.
+fn model_slice(
+    log: &RaftLog<FailingStorage>,
+    m: &LogModel,
+    low: u64,
+    high: u64,
+) -> Option<Vec<u64>> {
+    if low > high || low < log.first_index() || high > m.last() + 1 {
+        return None;
+    }
+    (low..high).map(|i| m.term(i)).collect()
+}
+
+/// `raftlog_ops`: a byte-driven op sequence on `RaftLog` over a
+/// `MemStorage` (that sometimes fails reads), cross-checked after every op
+/// against [`LogModel`]: append, persist, commit, apply, compact, restore,
+/// a leader's `maybe_append`, `slice`, `find_conflict_by_term`,
+/// `is_up_to_date` and reads while the storage fails.
 pub fn raftlog_ops(data: &[u8]) {
     let mut rd = Bytes8::new(data);
-    let store = MemStorage::new_with_conf_state((vec![1, 2, 3], vec![]));
+    let store = FailingStorage {
+        inner: MemStorage::new_with_conf_state((vec![1, 2, 3], vec![])),
+        ..Default::default()
+    };
+    let failing = store.failing.clone();
     let mut log = RaftLog::new(store, logger());
     let mut m = LogModel {
         snap: (0, 0),
@@ -321,7 +391,7 @@ pub fn raftlog_ops(data: &[u8]) {
     let mut ops = 0;
     while !rd.is_empty() && ops < 128 {
         ops += 1;
-        match rd.below(7) {
+        match rd.below(12) {
             0 | 1 => {
                 // append or truncate-append at `from` with non-decreasing terms
                 let from = if rd.u8() < 128 {
@@ -355,6 +425,7 @@ pub fn raftlog_ops(data: &[u8]) {
                 if let Some(snap) = log.unstable_snapshot().cloned() {
                     let idx = snap.metadata.as_ref().map_or(0, |md| md.index);
                     log.store()
+                        .inner
                         .wl()
                         .apply_snapshot(snap)
                         .expect("persist snapshot");
@@ -362,7 +433,11 @@ pub fn raftlog_ops(data: &[u8]) {
                 }
                 let ents = log.unstable_entries().to_vec();
                 if let Some(e) = ents.last() {
-                    log.store().wl().append(&ents).expect("persist entries");
+                    log.store()
+                        .inner
+                        .wl()
+                        .append(&ents)
+                        .expect("persist entries");
                     log.stable_to(e.index, e.term);
                 }
                 assert_eq!(log.stabled, m.last(), "stable_to: everything durable");
@@ -398,15 +473,114 @@ pub fn raftlog_ops(data: &[u8]) {
             5 => {
                 // compact the durable log up to the applied index
                 let to = m.applied.saturating_sub(rd.below(2));
-                let stored_last = log.store().rl().last_index();
+                let stored_last = log.store().inner.rl().last_index();
                 // An engine compacts only what it persisted and applied, and
                 // never while a received snapshot still waits to be persisted.
                 let pending = log.unstable_snapshot().is_some();
                 if to <= stored_last && to <= log.stabled && to > 0 && !pending {
-                    let res = log.store().wl().compact(to);
+                    let res = log.store().inner.wl().compact(to);
                     assert!(res.is_ok(), "compact({to}) within the stored log: {res:?}");
                 }
                 check_log(&log, &m, "compact");
+            }
+            7 | 8 => {
+                // a leader's append (Raft §5.3) at (idx, term), sometimes
+                // repeating entries the log already has
+                let lo = log.first_index() - 1;
+                let idx = lo + rd.below(m.last() - lo + 3);
+                let term = match rd.below(4) {
+                    0 => rd.below(8),
+                    _ => m.term(idx).unwrap_or(1),
+                };
+                let matches = idx >= lo && m.term(idx) == Some(term);
+                assert_eq!(
+                    log.match_term(idx, term),
+                    matches,
+                    "match_term({idx}, {term})"
+                );
+                let mut t = term;
+                let ents: Vec<Entry> = (idx + 1..idx + 1 + rd.below(5))
+                    .map(|i| {
+                        match m.term(i) {
+                            Some(et) if et >= t && rd.u8() < 160 => t = et,
+                            _ => t += rd.below(2),
+                        }
+                        Entry {
+                            term: t,
+                            index: i,
+                            ..Default::default()
+                        }
+                    })
+                    .collect();
+                let leader_commit = m.committed + rd.below(8);
+                let last_new = idx + ents.len() as u64;
+                let conflict = ents
+                    .iter()
+                    .find(|e| m.term(e.index) != Some(e.term))
+                    .map_or(0, |e| e.index);
+                assert_eq!(log.find_conflict(&ents), conflict, "find_conflict");
+                let res = log.maybe_append(idx, term, leader_commit, &ents);
+                let expect = if !matches || (conflict != 0 && conflict <= m.committed) {
+                    None
+                } else {
+                    if conflict != 0 {
+                        m.terms.truncate((conflict - m.snap.0 - 1) as usize);
+                        m.terms
+                            .extend(ents[(conflict - idx - 1) as usize..].iter().map(|e| e.term));
+                    }
+                    m.committed = m.committed.max(leader_commit.min(last_new));
+                    Some((conflict, last_new))
+                };
+                assert_eq!(res, expect, "maybe_append({idx}, {term}, {leader_commit})");
+                check_log(&log, &m, "maybe_append");
+            }
+            9 => {
+                // reads of a range, with and without the storage failing
+                let lo = log.first_index().saturating_sub(2);
+                let low = lo + rd.below(m.last() - lo + 3);
+                let high = low + rd.below(5);
+                let fail = rd.u8() < 64;
+                failing.set(fail);
+                let got = log.slice(low, high, None);
+                failing.set(false);
+                let want = model_slice(&log, &m, low, high);
+                match (got, want) {
+                    (Ok(ents), Some(terms)) => {
+                        let got_terms: Vec<u64> = ents.iter().map(|e| e.term).collect();
+                        assert_eq!(got_terms, terms, "slice({low}, {high})");
+                    }
+                    (Err(_), None) => {}
+                    // A failing storage may fail any read that touches it.
+                    (Err(_), Some(_)) if fail => {}
+                    (got, want) => panic!("slice({low}, {high}): got {got:?}, model {want:?}"),
+                }
+                check_log(&log, &m, "slice");
+            }
+            10 => {
+                // election and rejection-hint queries
+                let index = rd.near(m.last());
+                let term = rd.near(m.snap.1.max(m.terms.last().copied().unwrap_or(0)));
+                let last_term = m.term(m.last()).unwrap_or(0);
+                assert_eq!(
+                    log.is_up_to_date(index, term),
+                    term > last_term || (term == last_term && index >= m.last()),
+                    "is_up_to_date({index}, {term}) (Raft §5.4.1)"
+                );
+                let (hi, ht) = log.find_conflict_by_term(index, term);
+                assert!(hi <= index.min(m.last()), "find_conflict_by_term index");
+                if hi + 1 >= log.first_index() {
+                    assert_eq!(m.term(hi), Some(ht), "find_conflict_by_term term");
+                    assert!(ht <= term, "find_conflict_by_term: term above the query");
+                    // Every index between the hint and the query has a
+                    // larger term, so none of them can match.
+                    for i in hi + 1..=index.min(m.last()) {
+                        assert!(
+                            m.term(i).is_some_and(|t| t > term),
+                            "hint skipped index {i}"
+                        );
+                    }
+                }
+                check_log(&log, &m, "find_conflict_by_term");
             }
             _ => {
                 // a snapshot from a leader
