@@ -134,9 +134,10 @@ pub struct Cluster {
     pub(crate) stats: Stats,
     pub(crate) clients: Clients,
     pub(crate) faults: FaultState,
-    /// Set once membership changed: the durability check then no longer
-    /// knows the quorum that committed an entry and is skipped.
-    membership_changed: bool,
+    /// The voter set of the latest configuration any node applied: the
+    /// cluster's committed membership (a conf change is applied only once
+    /// committed).
+    committed_voters: Vec<u64>,
 }
 
 impl Cluster {
@@ -163,10 +164,10 @@ impl Cluster {
             stats: Stats::default(),
             clients: Clients::default(),
             faults: FaultState::default(),
-            membership_changed: false,
+            committed_voters: (1..=cfg.nodes as u64).collect(),
             cfg,
         };
-        let voters: Vec<u64> = (1..=c.cfg.nodes as u64).collect();
+        let voters = c.committed_voters.clone();
         for &id in &voters {
             let store = MemStorage::new_with_conf_state((voters.clone(), vec![]));
             c.spawn(id, store);
@@ -538,11 +539,15 @@ impl Cluster {
                 }
             }
             if let Some((cc, cs)) = &a.conf {
-                self.membership_changed = true;
                 self.push(EventKind::ConfChange {
                     node: id,
                     change: format!("{:?} {} -> {cs}", cc.change_type(), cc.node_id),
                 });
+                if first {
+                    self.committed_voters = cs.voters.clone();
+                    self.check_durability();
+                    self.grow_core();
+                }
             }
             if let Some((cmd, res)) = &a.kv {
                 self.client_applied(a.index, cmd, res);
@@ -1049,6 +1054,9 @@ impl Cluster {
         self.crash(id);
         self.push(EventKind::Restart { node: id });
         self.boot(id);
+        // The restarted node campaigns with the configuration its disk
+        // holds, which may be older than the one it ran with.
+        self.check_durability();
     }
 
     /// Whether `id` is running (not crashed).
@@ -1247,30 +1255,56 @@ impl Cluster {
         &self.trace
     }
 
-    /// Durability: the committed prefix must still be on a quorum's disks
-    /// (checked after crashes; skipped once membership changed).
-    fn check_durability(&mut self) {
-        if self.membership_changed {
-            return;
+    /// The voter sets that could elect a leader now: the committed one, and
+    /// the one each live member of it currently uses (a member that has not
+    /// applied the latest change yet still counts votes by the one before;
+    /// single-step changes keep the two overlapping). Sorted, deduplicated.
+    pub(crate) fn voter_configs(&self) -> Vec<Vec<u64>> {
+        let mut configs = vec![self.committed_voters.clone()];
+        for id in &self.committed_voters {
+            if let Some(raw) = self.nodes.get(id).and_then(|n| n.raw.as_ref()) {
+                let vs = raw.raft.prs().voter_ids();
+                if vs.contains(id) {
+                    configs.push(vs);
+                }
+            }
         }
+        configs.sort();
+        configs.dedup();
+        configs
+    }
+
+    /// Durability (Raft §5.4 with crashes that lose unsynced writes): no
+    /// quorum of the committed voter set can form without a node whose disk
+    /// still holds the committed prefix; otherwise that quorum could elect a
+    /// leader lacking a committed entry. Checked after every crash, restart
+    /// and membership change, the only events that shrink what is durable
+    /// or change the quorums.
+    ///
+    /// Only the committed configuration is checked: a member still counting
+    /// by an older one cannot gather its votes past the members whose longer
+    /// logs hold the newer configuration (the safety argument of apply-time
+    /// single-step changes). Had one done so, election safety, leader
+    /// completeness and state machine safety would still catch the
+    /// consequences.
+    fn check_durability(&mut self) {
         let g = self.checker.committed_len();
         let Some((t, _)) = self.checker.committed_entry(g) else {
             return;
         };
         let t = *t;
-        let holding = self
-            .nodes
-            .values()
-            .filter(|n| durably_holds(&n.store, g, t))
-            .count();
-        if holding * 2 <= self.cfg.nodes {
-            self.breach((
-                "durability",
-                format!(
-                    "committed entry {t}/{g} is durable on only {holding} of {} nodes",
-                    self.cfg.nodes
-                ),
-            ));
+        let holds = |id: &u64| {
+            self.nodes
+                .get(id)
+                .is_some_and(|n| durably_holds(&n.store, g, t))
+        };
+        let vs = &self.committed_voters;
+        let missing: Vec<u64> = vs.iter().copied().filter(|v| !holds(v)).collect();
+        if missing.len() > vs.len() / 2 {
+            let detail = format!(
+                "committed entry {t}/{g} is missing from the disks of {missing:?}, a quorum of voters {vs:?}"
+            );
+            self.breach(("durability", detail));
         }
     }
 }
@@ -1289,5 +1323,91 @@ fn role_name(r: StateRole) -> &'static str {
         StateRole::Candidate => "candidate",
         StateRole::PreCandidate => "pre_candidate",
         StateRole::Leader => "leader",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn grown_to_five(seed: u64) -> Cluster {
+        let mut c = Cluster::new(SimConfig {
+            seed,
+            ..Default::default()
+        });
+        c.check_one_leader().unwrap();
+        c.add_node(4).unwrap();
+        c.add_node(5).unwrap();
+        c.one(b"after growth".to_vec(), 5, true).unwrap();
+        assert_eq!(c.committed_voters, vec![1, 2, 3, 4, 5]);
+        c
+    }
+
+    /// Wipes `id`'s disk as if the engine had lost acknowledged writes.
+    fn lose_disk(c: &mut Cluster, id: u64) {
+        c.crash(id);
+        c.nodes.get_mut(&id).unwrap().store = MemStorage::new();
+        c.restart(id);
+    }
+
+    /// Durability after a membership change (Raft §5.4, §6): the quorum is
+    /// the committed voter set's (here 3 of 5), not the start-up one's.
+    #[test]
+    fn durability_counts_the_committed_voter_set_after_membership_change() {
+        let mut c = grown_to_five(3);
+        // Two of five losing their disks leaves a holder in every quorum.
+        lose_disk(&mut c, 4);
+        lose_disk(&mut c, 5);
+        c.check_invariants().unwrap();
+        // A third leaves a quorum without one: a committed entry could be lost.
+        lose_disk(&mut c, 1);
+        let v = c.check_invariants().unwrap_err();
+        assert_eq!(v.invariant, "durability", "{v}");
+    }
+
+    /// TigerBeetle-style liveness phase: only a majority is healed; the rest
+    /// stay crashed or cut off, and the cluster still elects and commits.
+    #[test]
+    fn heal_majority_keeps_only_a_majority_and_progress_follows() {
+        let mut c = Cluster::new(SimConfig {
+            nodes: 5,
+            seed: 11,
+            ..Default::default()
+        });
+        c.check_one_leader().unwrap();
+        c.crash(1);
+        c.crash(2);
+        c.partition(&[&[3], &[4, 5]]);
+        let core = c.heal_majority();
+        assert_eq!(core.len(), 3, "a bare majority of five: {core:?}");
+        for id in 1..=5 {
+            let reachable = c.is_up(id) && c.net.is_connected(id);
+            assert_eq!(reachable, core.contains(&id), "node {id}, core {core:?}");
+        }
+        let l = c.check_one_leader().unwrap();
+        assert!(core.contains(&l));
+        c.one(b"progress".to_vec(), 3, true).unwrap();
+        c.check_invariants().unwrap();
+    }
+
+    /// A conf change committed during the liveness phase can need a larger
+    /// majority (3 of 4 after adding a fourth voter to three): the core
+    /// grows to one, so Raft's liveness promise still applies.
+    #[test]
+    fn heal_majority_core_grows_when_a_conf_change_commits() {
+        let mut c = Cluster::new(SimConfig {
+            seed: 5,
+            ..Default::default()
+        });
+        c.check_one_leader().unwrap();
+        let core = c.heal_majority();
+        assert_eq!(core.len(), 2);
+        c.add_node(4).unwrap();
+        let grown = c.faults.core.clone().unwrap();
+        assert!(grown.len() >= 3, "core {grown:?} is no majority of 4");
+        let connected = (1..=4).filter(|&i| c.is_up(i) && c.net.is_connected(i));
+        assert!(connected.count() >= 3);
+        c.one(b"after add".to_vec(), 3, true).unwrap();
+        c.check_invariants().unwrap();
     }
 }

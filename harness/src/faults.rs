@@ -368,6 +368,8 @@ pub(crate) struct FaultState {
     /// Whether scheduled actions still take effect.
     pub(crate) active: bool,
     burst_until: u64,
+    /// The healed majority of the liveness phase, once it began.
+    pub(crate) core: Option<BTreeSet<u64>>,
 }
 
 impl Cluster {
@@ -394,6 +396,77 @@ impl Cluster {
                 self.restart(id);
             }
         }
+    }
+
+    /// Phase two of a campaign (TigerBeetle's liveness mode): stops the
+    /// fault schedule and heals only a *core*, a majority of the voters,
+    /// chosen from the seed. Raft promises progress whenever a majority is
+    /// up and connected, so this is a stronger check than healing
+    /// everyone: the nodes outside the core stay crashed or are cut off.
+    ///
+    /// The core is a majority of the committed voter set and of every voter
+    /// set a live member still uses (one conf change may be applied by some
+    /// nodes and not yet by others). A conf change still in flight may
+    /// commit later and need a different majority; the core then grows to
+    /// one (see [`grow_core`](Self::grow_core)). Core nodes are restarted
+    /// and connected; bursts and disk spikes end. Returns the core, sorted.
+    pub fn heal_majority(&mut self) -> Vec<u64> {
+        self.faults.active = false;
+        self.net.burst = None;
+        self.heal();
+        for id in self.node_ids() {
+            if let Some(n) = self.nodes.get_mut(&id) {
+                n.disk.spike_until = 0;
+            }
+            self.disconnect(id);
+        }
+        self.faults.core = Some(BTreeSet::new());
+        self.grow_core();
+        self.faults.core.iter().flatten().copied().collect()
+    }
+
+    /// Adds seeded picks to the liveness core until it holds a majority of
+    /// every voter set in play; each added node is restarted if down and
+    /// reconnected. A no-op before [`heal_majority`](Self::heal_majority).
+    pub(crate) fn grow_core(&mut self) {
+        let Some(mut core) = self.faults.core.take() else {
+            return;
+        };
+        // A restarted node counts votes by the configuration on its disk,
+        // which may differ from every one seen so far: repeat until no
+        // voter set in play lacks a majority in the core.
+        loop {
+            let configs = self.voter_configs();
+            let mut order: Vec<u64> = configs.iter().flatten().copied().collect();
+            order.sort_unstable();
+            order.dedup();
+            // A seeded shuffle: which majority survives varies by seed.
+            for i in (1..order.len()).rev() {
+                let j = self.rng.random_range(0..=i);
+                order.swap(i, j);
+            }
+            let mut added = Vec::new();
+            for vs in &configs {
+                for &id in &order {
+                    if vs.iter().filter(|v| core.contains(v)).count() > vs.len() / 2 {
+                        break;
+                    }
+                    if vs.contains(&id) && core.insert(id) {
+                        added.push(id);
+                    }
+                }
+            }
+            if added.is_empty() {
+                break;
+            }
+            for id in added {
+                if !self.is_up(id) {
+                    self.restart(id);
+                }
+                self.connect(id);
+            }
+        }
+        self.faults.core = Some(core);
     }
 
     pub(crate) fn fault_event(&mut self, step: usize) {

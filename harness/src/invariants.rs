@@ -11,7 +11,8 @@
 //! - `leader_completeness`: a new leader holds every entry committed so far.
 //! - `state_machine_safety`: no two nodes apply different entries at one
 //!   index; each node applies in order with no gaps.
-//! - `durability`: the committed prefix survives crashes on a quorum.
+//! - `durability`: after every crash, restart and membership change, no
+//!   quorum of the committed voter set lacks the committed prefix on disk.
 //! - `monotonicity`: term, vote-within-term and commit never go backwards
 //!   (in memory within a life; on disk across restarts).
 //! - `commit_quorum`: a leader's commit index never exceeds what a quorum of
