@@ -25,8 +25,11 @@ pub struct CampaignOptions {
     pub nodes: usize,
     /// Fault kinds drawn from.
     pub faults: Vec<FaultKind>,
-    /// Simulated ms of the fault phase.
+    /// Simulated ms of the fault phase (the schedule is drawn over it).
     pub duration_ms: u64,
+    /// End the fault phase early, at this simulated ms, keeping the
+    /// schedule drawn over `duration_ms` (set by `shrink`).
+    pub cut_ms: Option<u64>,
     /// Simulated ms the healed cluster gets to elect a leader and commit.
     pub liveness_ms: u64,
     /// Concurrent clients.
@@ -51,6 +54,7 @@ impl Default for CampaignOptions {
             nodes: 5,
             faults: FaultKind::ALL.to_vec(),
             duration_ms: 20_000,
+            cut_ms: None,
             liveness_ms: 15_000,
             clients: 4,
             ops_per_client: 60,
@@ -128,7 +132,10 @@ pub fn run_schedule(
         opts.keys,
         opts.read_index,
     );
-    c.run_for(opts.duration_ms);
+    c.run_for(
+        opts.cut_ms
+            .map_or(opts.duration_ms, |m| m.min(opts.duration_ms)),
+    );
 
     // Phase two: heal a majority and require progress.
     let mut violation = c.check_invariants().err();
@@ -309,6 +316,25 @@ pub fn shrink(opts: &CampaignOptions, seed: u64) -> Option<Shrunk> {
             break;
         }
         chunk /= 2;
+    }
+    // Timing: end the fault phase as early as the failure allows (at the
+    // earliest just after the last kept action). A bisection; failing is not
+    // monotonic in time, but every cut it keeps was seen to fail.
+    let mut lo = keep.last().map_or(0, |&i| full.actions[i].at_ms) + 1;
+    let mut hi = opts.duration_ms;
+    while lo < hi {
+        let mid = lo + (hi - lo) / 2;
+        let cand = CampaignOptions {
+            cut_ms: Some(mid),
+            ..opts.clone()
+        };
+        if let Some(r) = fails(&cand, &keep) {
+            hi = mid;
+            best = r;
+            opts = cand;
+        } else {
+            lo = mid + 1;
+        }
     }
     for (clients, ops) in [(0, 0), (1, 5), (1, 20), (2, 20)] {
         if clients >= opts.clients && ops >= opts.ops_per_client {

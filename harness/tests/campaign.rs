@@ -3,8 +3,8 @@
 //! linearizability of the client history. 1000 seeds in `--release`; a
 //! handful in debug builds, where the simulator is ~20x slower.
 
-use tinyraft_harness::campaign::{CampaignOptions, run_campaign};
-use tinyraft_harness::faults::FaultKind;
+use tinyraft_harness::campaign::{CampaignOptions, run_campaign, run_schedule, run_seed, shrink};
+use tinyraft_harness::faults::{FaultKind, FaultSchedule};
 
 #[test]
 fn campaign_all_faults() {
@@ -114,4 +114,31 @@ fn injected_ack_before_sync_bug_is_caught() {
         text.contains(&format!("seed {}", v.seed)) && text.contains("last "),
         "{text}"
     );
+}
+
+/// `shrink` reduces timing too: with the ack-before-sync bug injected, a
+/// failing seed's fault phase is cut short (and fewer actions kept), and the
+/// shrunk run still fails the same way when re-run from its options.
+#[test]
+fn shrink_cuts_actions_and_the_fault_phase_short() {
+    let opts = CampaignOptions {
+        bug_ack_before_sync: true,
+        faults: vec![FaultKind::Crash, FaultKind::TotalCrash, FaultKind::Disk],
+        duration_ms: 10_000,
+        ..Default::default()
+    };
+    let seed = (1..=60)
+        .find(|&s| run_seed(&opts, s).violation.is_some())
+        .expect("some seed catches the injected bug");
+    let full = FaultSchedule::generate(seed, opts.nodes, &opts.faults, opts.duration_ms);
+    let s = shrink(&opts, seed).expect("the seed fails");
+    let invariant = run_seed(&opts, seed).violation.unwrap().invariant;
+    assert!(s.keep.len() <= full.actions.len());
+    let cut = s.opts.cut_ms.unwrap_or(s.opts.duration_ms);
+    assert!(
+        cut < opts.duration_ms,
+        "fault phase not shortened: {cut} ms"
+    );
+    let again = run_schedule(&s.opts, seed, &s.schedule).0;
+    assert_eq!(again.violation.map(|v| v.invariant), Some(invariant));
 }

@@ -64,6 +64,10 @@ struct RunArgs {
     /// Operations per client.
     #[arg(long, default_value_t = 60)]
     ops: u64,
+    /// End the fault phase at this simulated ms instead (the schedule is
+    /// still drawn over --duration-ms); `shrink` sets it.
+    #[arg(long)]
+    cut_ms: Option<u64>,
     /// Inject a known engine bug to see the checkers (and shrink) at work:
     /// `ack-before-sync` sends votes and append acks before the disk sync.
     #[arg(long)]
@@ -76,6 +80,7 @@ impl RunArgs {
             nodes: self.nodes.max(1),
             faults: parse_kinds(&self.faults)?,
             duration_ms: self.duration_ms,
+            cut_ms: self.cut_ms,
             clients: self.clients,
             ops_per_client: self.ops,
             bug_ack_before_sync: match self.inject_bug.as_deref() {
@@ -93,8 +98,12 @@ impl RunArgs {
             .as_ref()
             .map(|b| format!(" --inject-bug {b}"))
             .unwrap_or_default();
+        let cut = self
+            .cut_ms
+            .map(|m| format!(" --cut-ms {m}"))
+            .unwrap_or_default();
         format!(
-            "--nodes {} --faults {} --duration-ms {} --clients {} --ops {}{bug}",
+            "--nodes {} --faults {} --duration-ms {}{cut} --clients {} --ops {}{bug}",
             self.nodes, self.faults, self.duration_ms, self.clients, self.ops
         )
     }
@@ -181,6 +190,7 @@ impl RunArgs {
             nodes: 5,
             faults: "all".into(),
             duration_ms: 20_000,
+            cut_ms: None,
             clients: 4,
             ops: 60,
             inject_bug: None,
@@ -390,10 +400,11 @@ fn shrink_cmd(a: ShrinkArgs) -> Result<ExitCode, String> {
         return Ok(ExitCode::SUCCESS);
     };
     println!(
-        "reduced to {} actions, {} clients x {} ops:",
+        "reduced to {} actions, {} clients x {} ops, fault phase {} ms:",
         s.keep.len(),
         s.opts.clients,
-        s.opts.ops_per_client
+        s.opts.ops_per_client,
+        s.opts.cut_ms.unwrap_or(s.opts.duration_ms)
     );
     for tf in &s.schedule.actions {
         println!("  @{:>6} ms  {}", tf.at_ms, tf.action);
@@ -405,6 +416,7 @@ fn shrink_cmd(a: ShrinkArgs) -> Result<ExitCode, String> {
     let flags = RunArgs {
         clients: s.opts.clients,
         ops: s.opts.ops_per_client,
+        cut_ms: s.opts.cut_ms,
         ..a.run.clone()
     }
     .flags();
