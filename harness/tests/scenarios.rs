@@ -4,10 +4,17 @@
 
 use tinyraft_harness::{Cluster, SimConfig};
 
+/// `SCENARIO_SEED_OFFSET=k` shifts every seed here by `k`, to sweep the
+/// scenarios over other schedules.
+fn shifted(seed: u64) -> u64 {
+    let k = std::env::var("SCENARIO_SEED_OFFSET").ok();
+    seed.wrapping_add(k.and_then(|k| k.parse().ok()).unwrap_or(0))
+}
+
 fn cluster(nodes: usize, seed: u64) -> Cluster {
     Cluster::new(SimConfig {
         nodes,
-        seed,
+        seed: shifted(seed),
         ..Default::default()
     })
 }
@@ -24,6 +31,9 @@ fn safe(c: &Cluster) {
 fn initial_election_2a() {
     let mut c = cluster(3, 1);
     c.check_one_leader().unwrap();
+    // As the lab does: give followers a moment to hear of the election
+    // (a vote request can still be in flight when the leader wins).
+    c.run_for(50);
     let t1 = c.check_terms().unwrap();
     assert!(t1 >= 1);
     c.run_for(2_000);
@@ -274,7 +284,7 @@ fn churn_2c() {
 fn snapshots_bound_the_log_and_catch_up_a_follower_2d() {
     let mut c = Cluster::new(SimConfig {
         nodes: 3,
-        seed: 12,
+        seed: shifted(12),
         snapshot_interval: Some(10),
         ..Default::default()
     });
