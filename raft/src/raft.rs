@@ -508,6 +508,20 @@ impl<S: Storage> Raft<S> {
                 debug!(self.logger, "higher term from leader"; "from" => m.from, "term" => m.term);
                 self.become_follower(m.term, m.from);
             }
+            MessageType::MsgRequestVote => {
+                // Figure 2: a follower restarts its election timer when it
+                // hears from the current leader or grants a vote, not merely
+                // because a candidate's term is higher. Otherwise candidates
+                // with stale logs, which can never win, keep resetting the
+                // up-to-date nodes that could, and (without pre-vote) no
+                // leader is ever elected. The timer restarts below only if
+                // the vote is granted.
+                debug!(self.logger, "higher term from a candidate"; "from" => m.from, "term" => m.term);
+                let (elapsed, timeout) = (self.election_elapsed, self.randomized_election_timeout);
+                self.become_follower(m.term, INVALID_ID);
+                self.election_elapsed = elapsed;
+                self.randomized_election_timeout = timeout;
+            }
             _ => {
                 debug!(self.logger, "higher term"; "from" => m.from, "term" => m.term, "type" => ?t);
                 self.become_follower(m.term, INVALID_ID);

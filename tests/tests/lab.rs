@@ -16,11 +16,27 @@ fn shifted(seed: u64) -> u64 {
     seed.wrapping_add(k.and_then(|k| k.parse().ok()).unwrap_or(0))
 }
 
+/// The default configuration, with `LAB_PRE_VOTE` / `LAB_CHECK_QUORUM`
+/// (`0` or `1`) overriding those switches, to sweep every combination.
+fn base() -> SimConfig {
+    let flag = |name: &str, default: bool| match std::env::var(name).as_deref() {
+        Ok("0") => false,
+        Ok("1") => true,
+        _ => default,
+    };
+    let d = SimConfig::default();
+    SimConfig {
+        pre_vote: flag("LAB_PRE_VOTE", d.pre_vote),
+        check_quorum: flag("LAB_CHECK_QUORUM", d.check_quorum),
+        ..d
+    }
+}
+
 fn make(nodes: usize, seed: u64) -> Cluster {
     Cluster::new(SimConfig {
         nodes,
         seed: shifted(seed),
-        ..Default::default()
+        ..base()
     })
 }
 
@@ -29,7 +45,7 @@ fn make_snap(nodes: usize, seed: u64, interval: u64) -> Cluster {
         nodes,
         seed: shifted(seed),
         snapshot_interval: Some(interval),
-        ..Default::default()
+        ..base()
     })
 }
 

@@ -903,3 +903,51 @@ fn become_candidate_emits_nothing_2aa() {
     assert_eq!((r.term, r.vote, r.state), (1, 1, StateRole::Candidate));
     assert!(r.msgs.is_empty(), "{:?}", r.msgs);
 }
+
+/// Figure 2: a follower restarts its election timer when it hears from the
+/// current leader or *grants* a vote. A higher-term vote request it rejects
+/// (the candidate's log is behind) moves its term but not its timer, so the
+/// up-to-date node still campaigns on time. Restarting the timer let stale
+/// candidates starve every node that could win (without pre-vote, 6.824's
+/// TestPersist22C then saw no leader for 10 s).
+#[test]
+fn rejected_higher_term_vote_does_not_restart_election_timer_2aa() {
+    let c = new_config(1, ET, 1);
+    let mut r = raft_with_terms(1, &[1, 2, 3], &[1, 1], c);
+    r.set_randomized_election_timeout(ET);
+    for _ in 0..ET - 2 {
+        r.tick();
+    }
+    // Node 2 campaigns at term 5 with a log that ends before ours.
+    let req = vote_req(MessageType::MsgRequestVote, 2, 1, 5, 1, 1);
+    r.step(req).unwrap();
+    assert_eq!(r.term, 5, "§5.1: the higher term is adopted");
+    let msgs = take_msgs(&mut r);
+    assert!(
+        msgs.iter()
+            .any(|m| m.msg_type() == MessageType::MsgRequestVoteResponse && m.reject),
+        "§5.4.1: the stale candidate is refused: {msgs:?}"
+    );
+    r.tick();
+    r.tick();
+    assert_eq!(
+        r.state,
+        StateRole::Candidate,
+        "the timer kept running through the rejected vote"
+    );
+    assert_eq!(r.term, 6);
+
+    // A granted vote does restart it.
+    let c = new_config(1, ET, 1);
+    let mut r = raft_with_terms(1, &[1, 2, 3], &[1, 1], c);
+    r.set_randomized_election_timeout(ET);
+    for _ in 0..ET - 2 {
+        r.tick();
+    }
+    r.step(vote_req(MessageType::MsgRequestVote, 2, 1, 5, 1, 2))
+        .unwrap();
+    assert_eq!(r.vote, 2);
+    r.tick();
+    r.tick();
+    assert_eq!(r.state, StateRole::Follower, "granting restarted the timer");
+}
