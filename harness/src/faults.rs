@@ -385,16 +385,22 @@ impl Cluster {
     /// Stops the fault schedule and undoes its lasting effects: heals the
     /// network, ends bursts and disk spikes, restarts crashed nodes.
     pub fn end_faults(&mut self) {
-        self.faults.active = false;
-        self.net.burst = None;
-        self.heal();
+        self.stop_faults();
         for id in self.node_ids() {
-            if let Some(n) = self.nodes.get_mut(&id) {
-                n.disk.spike_until = 0;
-            }
             if !self.is_up(id) {
                 self.restart(id);
             }
+        }
+    }
+
+    /// Stops scheduled actions, bursts and disk spikes, and heals the
+    /// network; crashed nodes stay down.
+    fn stop_faults(&mut self) {
+        self.faults.active = false;
+        self.net.burst = None;
+        self.heal();
+        for n in self.nodes.values_mut() {
+            n.disk.spike_until = 0;
         }
     }
 
@@ -411,13 +417,8 @@ impl Cluster {
     /// one (see [`grow_core`](Self::grow_core)). Core nodes are restarted
     /// and connected; bursts and disk spikes end. Returns the core, sorted.
     pub fn heal_majority(&mut self) -> Vec<u64> {
-        self.faults.active = false;
-        self.net.burst = None;
-        self.heal();
+        self.stop_faults();
         for id in self.node_ids() {
-            if let Some(n) = self.nodes.get_mut(&id) {
-                n.disk.spike_until = 0;
-            }
             self.disconnect(id);
         }
         self.faults.core = Some(BTreeSet::new());

@@ -81,17 +81,23 @@ fn shrink_reports_nothing_for_a_passing_seed() {
     assert!(tinyraft_harness::campaign::shrink(&opts, 3).is_none());
 }
 
+/// Crash and disk faults over an engine that acks appends and votes
+/// before its disk sync (`SimConfig::bug_ack_before_sync`).
+fn ack_before_sync_campaign() -> CampaignOptions {
+    CampaignOptions {
+        bug_ack_before_sync: true,
+        faults: vec![FaultKind::Crash, FaultKind::TotalCrash, FaultKind::Disk],
+        duration_ms: 10_000,
+        ..Default::default()
+    }
+}
+
 /// The checkers catch a real engine bug: acknowledging appends (and votes)
 /// before the disk sync lets a crash lose a committed entry. A campaign with
 /// that bug injected must report violations, naming the invariant.
 #[test]
 fn injected_ack_before_sync_bug_is_caught() {
-    let opts = CampaignOptions {
-        bug_ack_before_sync: true,
-        faults: vec![FaultKind::Crash, FaultKind::TotalCrash, FaultKind::Disk],
-        duration_ms: 10_000,
-        ..Default::default()
-    };
+    let opts = ack_before_sync_campaign();
     let list: Vec<u64> = (1..=60).collect();
     let reports = run_campaign(&opts, &list, 2, &|_| {});
     let caught: Vec<&str> = reports
@@ -121,12 +127,7 @@ fn injected_ack_before_sync_bug_is_caught() {
 /// shrunk run still fails the same way when re-run from its options.
 #[test]
 fn shrink_cuts_actions_and_the_fault_phase_short() {
-    let opts = CampaignOptions {
-        bug_ack_before_sync: true,
-        faults: vec![FaultKind::Crash, FaultKind::TotalCrash, FaultKind::Disk],
-        duration_ms: 10_000,
-        ..Default::default()
-    };
+    let opts = ack_before_sync_campaign();
     let seed = (1..=60)
         .find(|&s| run_seed(&opts, s).violation.is_some())
         .expect("some seed catches the injected bug");

@@ -14,7 +14,7 @@ use prost::Message as _;
 use tinyraft::eraftpb::{
     ConfState, Entry, HardState, Message, MessageType, Snapshot, SnapshotMetadata,
 };
-use tinyraft::storage::{MemStorage, RaftState, Storage};
+use tinyraft::storage::MemStorage;
 use tinyraft::{Error, Raft, RaftLog, StateRole};
 use tinyraft_harness::faults::{FaultKind, FaultSchedule};
 use tinyraft_harness::{Cluster, SimConfig};
@@ -22,6 +22,7 @@ use tinyraft_harness::{Cluster, SimConfig};
 use crate::builders::{
     config_with, hup, logger, persist, raft_from, storage_with_terms, take_msgs, vote_resp,
 };
+use crate::faulty_storage::FaultyStorage;
 
 /// Reads little pieces of an input; past its end every read yields zero, so
 /// every byte string is a valid (if short) program.
@@ -285,7 +286,7 @@ impl LogModel {
     }
 }
 
-fn check_log(log: &RaftLog<FailingStorage>, model: &LogModel, op: &str) {
+fn check_log(log: &RaftLog<FaultyStorage>, model: &LogModel, op: &str) {
     assert_eq!(log.last_index(), model.last(), "last_index after {op}");
     assert_eq!(log.committed, model.committed, "committed after {op}");
     assert_eq!(log.applied, model.applied, "applied after {op}");
@@ -306,59 +307,9 @@ fn check_log(log: &RaftLog<FailingStorage>, model: &LogModel, op: &str) {
     }
 }
 
-/// A `MemStorage` whose reads fail while `failing` is set: the engine's
-/// disk returning errors. The log must pass the error up, never panic, and
-/// come back whole once the disk does.
-#[derive(Clone, Default)]
-pub struct FailingStorage {
-    inner: MemStorage,
-    failing: std::rc::Rc<std::cell::Cell<bool>>,
-}
-
-impl FailingStorage {
-    fn fail<T>(
-        &self,
-        ok: impl FnOnce(&MemStorage) -> tinyraft::storage::Result<T>,
-    ) -> tinyraft::storage::Result<T> {
-        if self.failing.get() {
-            Err(tinyraft::StorageError::Other(
-                "injected read failure".into(),
-            ))
-        } else {
-            ok(&self.inner)
-        }
-    }
-}
-
-impl Storage for FailingStorage {
-    fn initial_state(&self) -> tinyraft::storage::Result<RaftState> {
-        self.inner.initial_state()
-    }
-    fn entries(
-        &self,
-        low: u64,
-        high: u64,
-        max: Option<u64>,
-    ) -> tinyraft::storage::Result<Vec<Entry>> {
-        self.fail(|s| s.entries(low, high, max))
-    }
-    fn term(&self, idx: u64) -> tinyraft::storage::Result<u64> {
-        self.fail(|s| s.term(idx))
-    }
-    fn first_index(&self) -> tinyraft::storage::Result<u64> {
-        self.inner.first_index()
-    }
-    fn last_index(&self) -> tinyraft::storage::Result<u64> {
-        self.inner.last_index()
-    }
-    fn snapshot(&self, request_index: u64) -> tinyraft::storage::Result<Snapshot> {
-        self.fail(|s| s.snapshot(request_index))
-    }
-}
-
 /// The model's answer for `log.slice(low, high, None)`: `None` for an error.
 fn model_slice(
-    log: &RaftLog<FailingStorage>,
+    log: &RaftLog<FaultyStorage>,
     m: &LogModel,
     low: u64,
     high: u64,
@@ -376,11 +327,8 @@ fn model_slice(
 /// `is_up_to_date` and reads while the storage fails.
 pub fn raftlog_ops(data: &[u8]) {
     let mut rd = Bytes8::new(data);
-    let store = FailingStorage {
-        inner: MemStorage::new_with_conf_state((vec![1, 2, 3], vec![])),
-        ..Default::default()
-    };
-    let failing = store.failing.clone();
+    let store = FaultyStorage::new(MemStorage::new_with_conf_state((vec![1, 2, 3], vec![])));
+    let failing = store.fail_reads.clone();
     let mut log = RaftLog::new(store, logger());
     let mut m = LogModel {
         snap: (0, 0),

@@ -5,6 +5,8 @@
 //! - [`builders`]: configs, storages, `Raft`/`RawNode` constructors, entries
 //!   and messages, and [`builders::persist`], which plays the engine's disk for
 //!   a bare `Raft`.
+//! - [`faulty_storage`]: a `MemStorage` whose reads or snapshots can be
+//!   made to fail.
 //! - [`network`]: an in-process, FIFO, deterministic [`network::Network`] of
 //!   `Raft` peers (or black holes) with drop/cut/isolate/ignore faults, in the
 //!   style of etcd's and TinyKV's test networks.
@@ -27,6 +29,7 @@
 //! | `raft_random_3a.rs` | 3a | seeded random RawNode clusters with membership, snapshots, restarts |
 
 pub mod builders;
+pub mod faulty_storage;
 pub mod fuzzing;
 pub mod network;
 pub mod ready;

@@ -2,12 +2,10 @@
 //! API.md (Snapshots rule, MemStorage behaviour).
 #![allow(clippy::type_complexity)]
 
-use std::cell::Cell;
-use std::rc::Rc;
-
-use tinyraft::eraftpb::{Entry, HardState, Message, MessageType, Snapshot};
-use tinyraft::storage::{MemStorage, RaftState, Storage};
-use tinyraft::{ProgressState, Raft, SnapshotStatus, StateRole, StorageError};
+use tinyraft::eraftpb::{Entry, HardState, Message, MessageType};
+use tinyraft::storage::Storage;
+use tinyraft::{ProgressState, Raft, SnapshotStatus, StateRole};
+use tinyraft_tests::faulty_storage::FaultyStorage;
 use tinyraft_tests::*;
 
 /// Compacts live peer `id`'s storage at its commit index, snapshotting there.
@@ -233,48 +231,9 @@ fn restart_from_snapshot_rejoins_2c() {
     assert_eq!(cl.applied_data(3).last(), Some(&b"after".to_vec()));
 }
 
-/// A storage whose `snapshot()` can be switched to
-/// `SnapshotTemporarilyUnavailable`, as an engine still building one would.
-#[derive(Clone)]
-struct FlakySnapStorage {
-    inner: MemStorage,
-    unavailable: Rc<Cell<bool>>,
-    calls: Rc<Cell<u32>>,
-}
-
-impl Storage for FlakySnapStorage {
-    fn initial_state(&self) -> tinyraft::storage::Result<RaftState> {
-        self.inner.initial_state()
-    }
-    fn entries(
-        &self,
-        low: u64,
-        high: u64,
-        max: Option<u64>,
-    ) -> tinyraft::storage::Result<Vec<Entry>> {
-        self.inner.entries(low, high, max)
-    }
-    fn term(&self, idx: u64) -> tinyraft::storage::Result<u64> {
-        self.inner.term(idx)
-    }
-    fn first_index(&self) -> tinyraft::storage::Result<u64> {
-        self.inner.first_index()
-    }
-    fn last_index(&self) -> tinyraft::storage::Result<u64> {
-        self.inner.last_index()
-    }
-    fn snapshot(&self, request_index: u64) -> tinyraft::storage::Result<Snapshot> {
-        self.calls.set(self.calls.get() + 1);
-        if self.unavailable.get() {
-            return Err(StorageError::SnapshotTemporarilyUnavailable);
-        }
-        self.inner.snapshot(request_index)
-    }
-}
-
 /// A leader of {1,2} whose log was compacted to 10 (snapshot at 10, term 1),
 /// in term 2, with follower 2 having answered its first append with an empty log.
-fn leader_needing_snapshot(st: FlakySnapStorage) -> Raft<FlakySnapStorage> {
+fn leader_needing_snapshot(st: FaultyStorage) -> Raft<FaultyStorage> {
     {
         let mut core = st.inner.wl();
         let ents: Vec<Entry> = (1..=10).map(|i| entry(1, i)).collect();
@@ -307,14 +266,11 @@ fn leader_needing_snapshot(st: FlakySnapStorage) -> Raft<FlakySnapStorage> {
 /// the leader sends it and pauses the follower in Snapshot state.
 #[test]
 fn snapshot_temporarily_unavailable_keeps_probing_2c() {
-    let st = FlakySnapStorage {
-        inner: new_storage(&[1, 2], &[]),
-        unavailable: Rc::new(Cell::new(true)),
-        calls: Rc::new(Cell::new(0)),
-    };
+    let st = FaultyStorage::new(new_storage(&[1, 2], &[]));
+    st.snapshot_unavailable.set(true);
     let mut r = leader_needing_snapshot(st.clone());
     assert!(
-        st.calls.get() >= 1,
+        st.snapshot_calls.get() >= 1,
         "the leader asked storage for a snapshot"
     );
     assert!(
@@ -330,7 +286,7 @@ fn snapshot_temporarily_unavailable_keeps_probing_2c() {
     );
     assert_eq!(r.state, StateRole::Leader);
     r.msgs.clear();
-    st.unavailable.set(false);
+    st.snapshot_unavailable.set(false);
     r.step(msg(2, 1, MessageType::MsgHeartbeatResponse, 2))
         .expect("heartbeat response");
     let snaps: Vec<&Message> = r
