@@ -100,6 +100,12 @@ pub struct Checker {
     /// Per node: highest index it ever applied (across lives), for
     /// `n_committed`.
     node_max_applied: BTreeMap<u64, u64>,
+    /// The highest commit index any node has held.
+    max_commit: u64,
+    /// Term → the highest commit index any node held when some node first
+    /// reached that term. Everything up to it was committed by leaders of
+    /// earlier terms, which is what Leader Completeness speaks of.
+    term_bounds: BTreeMap<u64, u64>,
 }
 
 impl Checker {
@@ -178,6 +184,11 @@ impl Checker {
 
     /// The in-memory hard state of a live node.
     pub fn on_hard_state(&mut self, node: u64, hs: &HardState) -> Result<(), Breach> {
+        let newest = self.term_bounds.last_key_value().map_or(0, |(&t, _)| t);
+        if hs.term > newest {
+            self.term_bounds.insert(hs.term, self.max_commit);
+        }
+        self.max_commit = self.max_commit.max(hs.commit);
         if let Some(prev) = self.mem.get(&node) {
             if prev == hs {
                 return Ok(());
@@ -251,6 +262,12 @@ impl Checker {
 
     /// `node` just became leader of `term` with log end `last_index`;
     /// `term_at(i)` reads its log (None when compacted away).
+    ///
+    /// Leader Completeness (Raft §5.4) promises the leader every entry
+    /// committed in an *earlier* term. A leader can win a term late (its
+    /// vote answers were delayed) after a later term's leader committed
+    /// more, so only the prefix committed before any node reached `term` is
+    /// required of it.
     pub fn on_new_leader(
         &self,
         node: u64,
@@ -258,7 +275,12 @@ impl Checker {
         last_index: u64,
         term_at: impl Fn(u64) -> Option<u64>,
     ) -> Result<(), Breach> {
-        let g = self.committed_len();
+        let before_term = self
+            .term_bounds
+            .range(term..)
+            .next()
+            .map_or(self.max_commit, |(_, &b)| b);
+        let g = self.committed_len().min(before_term);
         if g == 0 {
             return Ok(());
         }
@@ -266,7 +288,7 @@ impl Checker {
             return Err((
                 "leader_completeness",
                 format!(
-                    "node {node} leads term {term} with last index {last_index}, but {g} is committed"
+                    "node {node} leads term {term} with last index {last_index}, but {g} was committed before"
                 ),
             ));
         }
@@ -367,6 +389,10 @@ mod tests {
         assert_eq!(c.on_role(2, 3, true).unwrap_err().0, "election_safety");
     }
 
+    fn hs(term: u64, vote: u64, commit: u64) -> HardState {
+        HardState { term, vote, commit }
+    }
+
     /// Raft §5.3 log matching: same (index, term), different data or
     /// different predecessor.
     #[test]
@@ -390,6 +416,7 @@ mod tests {
     #[test]
     fn leader_completeness_catches_a_short_or_divergent_leader() {
         let mut c = Checker::new();
+        c.on_hard_state(1, &hs(2, 1, 2)).unwrap();
         c.on_apply(1, 1, 1, &Bytes::from_static(b"a")).unwrap();
         c.on_apply(1, 2, 2, &Bytes::from_static(b"b")).unwrap();
         assert_eq!(
@@ -401,6 +428,30 @@ mod tests {
             "leader_completeness"
         );
         c.on_new_leader(2, 3, 2, |_| Some(2)).unwrap();
+    }
+
+    /// Leader Completeness speaks of entries committed in earlier terms: a
+    /// candidate of term 4 whose delayed vote answers arrive after a term-5
+    /// leader committed more wins legitimately without those entries (seed
+    /// 9915, pre-vote off, was flagged by the old check).
+    #[test]
+    fn leader_completeness_allows_a_late_winner_of_an_earlier_term() {
+        let mut c = Checker::new();
+        c.on_hard_state(1, &hs(4, 0, 1)).unwrap();
+        c.on_apply(1, 1, 1, &Bytes::from_static(b"a")).unwrap();
+        c.on_hard_state(3, &hs(5, 3, 2)).unwrap();
+        c.on_apply(3, 1, 1, &Bytes::from_static(b"a")).unwrap();
+        c.on_apply(3, 2, 5, &Bytes::from_static(b"b")).unwrap();
+        // Node 2 wins term 4 holding only entry 1.
+        c.on_new_leader(2, 4, 1, |i| (i == 1).then_some(1)).unwrap();
+        // A leader of term 6 must hold entry 2.
+        c.on_hard_state(3, &hs(6, 3, 2)).unwrap();
+        assert_eq!(
+            c.on_new_leader(2, 6, 1, |i| (i == 1).then_some(1))
+                .unwrap_err()
+                .0,
+            "leader_completeness"
+        );
     }
 
     /// Raft §5.4.3 state machine safety: different data at one index, and a gap.
@@ -433,7 +484,6 @@ mod tests {
     /// Monotonicity: term, vote within a term and commit never go back.
     #[test]
     fn monotonicity_catches_regressions() {
-        let hs = |term, vote, commit| HardState { term, vote, commit };
         let mut c = Checker::new();
         c.on_hard_state(1, &hs(2, 1, 5)).unwrap();
         assert_eq!(
