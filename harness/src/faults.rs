@@ -414,7 +414,7 @@ impl Cluster {
     /// set a live member still uses (one conf change may be applied by some
     /// nodes and not yet by others). A conf change still in flight may
     /// commit later and need a different majority; the core then grows to
-    /// one (see [`grow_core`](Self::grow_core)). Core nodes are restarted
+    /// one as soon as the change is applied. Core nodes are restarted
     /// and connected; bursts and disk spikes end. Returns the core, sorted.
     pub fn heal_majority(&mut self) -> Vec<u64> {
         self.stop_faults();

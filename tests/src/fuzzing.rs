@@ -322,7 +322,7 @@ fn model_slice(
 
 /// `raftlog_ops`: a byte-driven op sequence on `RaftLog` over a
 /// `MemStorage` (that sometimes fails reads), cross-checked after every op
-/// against [`LogModel`]: append, persist, commit, apply, compact, restore,
+/// against a plain model of the log: append, persist, commit, apply, compact, restore,
 /// a leader's `maybe_append`, `slice`, `find_conflict_by_term`,
 /// `is_up_to_date` and reads while the storage fails.
 pub fn raftlog_ops(data: &[u8]) {
