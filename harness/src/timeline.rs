@@ -81,6 +81,21 @@ struct LaneState {
     cut_since: Option<u64>,
 }
 
+impl LaneState {
+    /// Closes the role segment running on `node`'s lane at `t`, if any; the
+    /// lane's next segment starts at `t`.
+    fn end_role(&mut self, node: u64, t: u64) -> Option<Seg> {
+        let since = std::mem::replace(&mut self.since, t);
+        self.role.take().map(|(role, term)| Seg {
+            node,
+            a: since,
+            b: t,
+            role,
+            term,
+        })
+    }
+}
+
 struct SendInfo {
     t: u64,
     from: u64,
@@ -183,6 +198,34 @@ fn is_response(msg_type: &str) -> bool {
 }
 
 impl Model {
+    /// Draws the arrow of a message that arrived or was dropped at `t`
+    /// (counted as unmatched if its send was never seen).
+    fn end_arrow(&mut self, sent: Option<&SendInfo>, t: u64, dropped: bool, outcome: String) {
+        match sent {
+            Some(s) => self.arrows.push(Arrow {
+                a: s.t,
+                b: t,
+                from: s.from,
+                to: s.to,
+                class: s.class,
+                dropped,
+                title: format!("{}, {outcome}", s.title),
+            }),
+            None => self.unmatched += 1,
+        }
+    }
+
+    /// Marks a node event `what` (e.g. "crashed") with its trace number.
+    fn node_mark(&mut self, t: u64, node: u64, kind: MarkKind, seq: u64, what: impl AsRef<str>) {
+        let what = what.as_ref();
+        self.marks.push(Mark {
+            t,
+            node,
+            kind,
+            title: format!("#{seq} node {node} {what} at {t} ms"),
+        });
+    }
+
     fn build(events: &[TraceEvent]) -> Model {
         let mut m = Model {
             t0: events.first().map_or(0, |e| e.t_ms),
@@ -194,6 +237,7 @@ impl Model {
         let mut pending_ops: BTreeMap<(u64, u64), (u64, String)> = BTreeMap::new();
         let mut resolved: BTreeSet<u64> = BTreeSet::new();
         let t0 = m.t0;
+        // Node `n`'s lane, created (starting at t0) on first mention.
         let lane = |lanes: &mut BTreeMap<u64, LaneState>, nodes: &mut BTreeSet<u64>, n: u64| {
             nodes.insert(n);
             lanes.entry(n).or_insert(LaneState {
@@ -214,16 +258,7 @@ impl Model {
                 } => {
                     lane(&mut lanes, &mut m.nodes, *node);
                     let st = lanes.get_mut(node).expect("lane just inserted");
-                    if let Some((r, tm)) = st.role.take() {
-                        m.segs.push(Seg {
-                            node: *node,
-                            a: st.since,
-                            b: t,
-                            role: r,
-                            term: tm,
-                        });
-                    }
-                    st.since = t;
+                    m.segs.extend(st.end_role(*node, t));
                     st.role = Some((role.clone(), *term));
                 }
                 EventKind::Send {
@@ -270,55 +305,23 @@ impl Model {
                         },
                     );
                 }
-                EventKind::Deliver { id, .. } => match sends.get(id).inspect(|_| {
+                EventKind::Deliver { id, .. } => {
+                    let outcome = format!("delivered {t} ms");
+                    m.end_arrow(sends.get(id), t, false, outcome);
                     resolved.insert(*id);
-                }) {
-                    Some(s) => m.arrows.push(Arrow {
-                        a: s.t,
-                        b: t,
-                        from: s.from,
-                        to: s.to,
-                        class: s.class,
-                        dropped: false,
-                        title: format!("{}, delivered {t} ms", s.title),
-                    }),
-                    None => m.unmatched += 1,
-                },
-                EventKind::Drop { id, reason, .. } => match sends.get(id).inspect(|_| {
+                }
+                EventKind::Drop { id, reason, .. } => {
+                    let outcome = format!("DROPPED at {t} ms ({reason})");
+                    m.end_arrow(sends.get(id), t, true, outcome);
                     resolved.insert(*id);
-                }) {
-                    Some(s) => m.arrows.push(Arrow {
-                        a: s.t,
-                        b: t,
-                        from: s.from,
-                        to: s.to,
-                        class: s.class,
-                        dropped: true,
-                        title: format!("{}, DROPPED at {t} ms ({reason})", s.title),
-                    }),
-                    None => m.unmatched += 1,
-                },
+                }
                 EventKind::Duplicate { .. } => {}
                 EventKind::Crash { node } => {
                     lane(&mut lanes, &mut m.nodes, *node);
                     let st = lanes.get_mut(node).expect("lane just inserted");
-                    if let Some((r, tm)) = st.role.take() {
-                        m.segs.push(Seg {
-                            node: *node,
-                            a: st.since,
-                            b: t,
-                            role: r,
-                            term: tm,
-                        });
-                    }
-                    st.since = t;
+                    m.segs.extend(st.end_role(*node, t));
                     st.down_since.get_or_insert(t);
-                    m.marks.push(Mark {
-                        t,
-                        node: *node,
-                        kind: MarkKind::Crash,
-                        title: format!("#{} node {node} crashed at {t} ms", ev.seq),
-                    });
+                    m.node_mark(t, *node, MarkKind::Crash, ev.seq, "crashed");
                 }
                 EventKind::Restart { node } => {
                     lane(&mut lanes, &mut m.nodes, *node);
@@ -327,23 +330,13 @@ impl Model {
                         m.down.push((*node, a, t));
                     }
                     st.since = t;
-                    m.marks.push(Mark {
-                        t,
-                        node: *node,
-                        kind: MarkKind::Restart,
-                        title: format!("#{} node {node} restarted at {t} ms", ev.seq),
-                    });
+                    m.node_mark(t, *node, MarkKind::Restart, ev.seq, "restarted");
                 }
                 EventKind::Disconnect { node } => {
                     lane(&mut lanes, &mut m.nodes, *node);
                     let st = lanes.get_mut(node).expect("lane just inserted");
                     st.cut_since.get_or_insert(t);
-                    m.marks.push(Mark {
-                        t,
-                        node: *node,
-                        kind: MarkKind::Disconnect,
-                        title: format!("#{} node {node} disconnected at {t} ms", ev.seq),
-                    });
+                    m.node_mark(t, *node, MarkKind::Disconnect, ev.seq, "disconnected");
                 }
                 EventKind::Connect { node } => {
                     lane(&mut lanes, &mut m.nodes, *node);
@@ -351,12 +344,7 @@ impl Model {
                     if let Some(a) = st.cut_since.take() {
                         m.cut.push((*node, a, t));
                     }
-                    m.marks.push(Mark {
-                        t,
-                        node: *node,
-                        kind: MarkKind::Connect,
-                        title: format!("#{} node {node} connected at {t} ms", ev.seq),
-                    });
+                    m.node_mark(t, *node, MarkKind::Connect, ev.seq, "connected");
                 }
                 EventKind::Partition { groups } => {
                     for g in groups {
@@ -407,33 +395,36 @@ impl Model {
                 }
                 EventKind::Commit { node, index } => {
                     lane(&mut lanes, &mut m.nodes, *node);
-                    m.marks.push(Mark {
+                    m.node_mark(
                         t,
-                        node: *node,
-                        kind: MarkKind::Commit,
-                        title: format!("#{} node {node} commit index {index} at {t} ms", ev.seq),
-                    });
+                        *node,
+                        MarkKind::Commit,
+                        ev.seq,
+                        format!("commit index {index}"),
+                    );
                 }
                 EventKind::Apply { node, .. } | EventKind::Sync { node, .. } => {
                     lane(&mut lanes, &mut m.nodes, *node);
                 }
                 EventKind::Snapshot { node, index } => {
                     lane(&mut lanes, &mut m.nodes, *node);
-                    m.marks.push(Mark {
+                    m.node_mark(
                         t,
-                        node: *node,
-                        kind: MarkKind::Snapshot,
-                        title: format!("#{} node {node} snapshot at index {index}, {t} ms", ev.seq),
-                    });
+                        *node,
+                        MarkKind::Snapshot,
+                        ev.seq,
+                        format!("snapshot at index {index}"),
+                    );
                 }
                 EventKind::ConfChange { node, change } => {
                     lane(&mut lanes, &mut m.nodes, *node);
-                    m.marks.push(Mark {
+                    m.node_mark(
                         t,
-                        node: *node,
-                        kind: MarkKind::ConfChange,
-                        title: format!("#{} node {node} conf change {change} at {t} ms", ev.seq),
-                    });
+                        *node,
+                        MarkKind::ConfChange,
+                        ev.seq,
+                        format!("conf change {change}"),
+                    );
                 }
                 EventKind::ClientInvoke { client, op_id, op } => {
                     m.clients.insert(*client);
