@@ -871,6 +871,15 @@ mod tests {
             .ok()
             .and_then(|v| v.parse().ok())
             .unwrap_or(5000);
+        let h = heavy_overlap(n);
+        let t = std::time::Instant::now();
+        assert_eq!(check(&h, B), LinResult::Ok);
+        println!("{n} ops: {:?}", t.elapsed());
+    }
+
+    /// A deterministic busy history of `n` operations: many clients,
+    /// heavy overlap, some responses lost.
+    fn heavy_overlap(n: u64) -> Vec<Operation> {
         let ops = (0..n)
             .map(|i| {
                 (
@@ -884,30 +893,14 @@ mod tests {
                 )
             })
             .collect();
-        let h = realize(&Gen { ops });
-        let t = std::time::Instant::now();
-        assert_eq!(check(&h, B), LinResult::Ok);
-        println!("{n} ops: {:?}", t.elapsed());
+        realize(&Gen { ops })
     }
 
     /// A busy history (many clients, heavy overlap, lost responses) is
     /// decided well within the default budget.
     #[test]
     fn heavy_overlap_history_is_decided() {
-        let ops = (0..400u64)
-            .map(|i| {
-                (
-                    i % 7,
-                    (i % 3) as u8,
-                    ((i * 7) % 3) as u8,
-                    (i * 13) % 40,
-                    (i * 29) % 40,
-                    i % 11 == 0,
-                    i % 2 == 0,
-                )
-            })
-            .collect();
-        let h = realize(&Gen { ops });
+        let h = heavy_overlap(400);
         assert_eq!(check(&h, B), LinResult::Ok);
     }
 }

@@ -192,20 +192,8 @@ impl SimNode {
         if idx != self.sm_applied || idx <= self.last_snap {
             return Ok(false);
         }
-        let cs = self
-            .store
-            .initial_state()
-            .map_err(|e| format!("initial_state: {e}"))?
-            .conf_state;
         let data: Bytes = self.kv.snapshot_bytes().into();
-        let mut w = self.store.wl();
-        w.create_snapshot(idx, Some(cs), data)
-            .map_err(|e| format!("create_snapshot({idx}): {e}"))?;
-        w.compact(idx + 1)
-            .map_err(|e| format!("compact({}): {e}", idx + 1))?;
-        drop(w);
-        self.last_snap = idx;
-        Ok(true)
+        self.write_snapshot(idx, data)
     }
 }
 
@@ -284,13 +272,19 @@ impl SimNode {
                 }
             }
         }
+        self.write_snapshot(idx, kv.snapshot_bytes().into())
+    }
+
+    /// Stores `data` as the snapshot at `idx` (with the current membership)
+    /// and compacts the log through it.
+    fn write_snapshot(&mut self, idx: u64, data: Bytes) -> Result<bool, String> {
         let cs = self
             .store
             .initial_state()
             .map_err(|e| format!("initial_state: {e}"))?
             .conf_state;
         let mut w = self.store.wl();
-        w.create_snapshot(idx, Some(cs), kv.snapshot_bytes().into())
+        w.create_snapshot(idx, Some(cs), data)
             .map_err(|e| format!("create_snapshot({idx}): {e}"))?;
         w.compact(idx + 1)
             .map_err(|e| format!("compact({}): {e}", idx + 1))?;

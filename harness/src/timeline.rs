@@ -904,6 +904,11 @@ pub fn render_html(events: &[TraceEvent], title: &str) -> String {
     }
     info.push('.');
     let mut caps = String::new();
+    let nearest = if m.violation.is_some() {
+        "the violation"
+    } else {
+        "the end of the run"
+    };
     if dropped_arrows > 0 {
         let _ = write!(
             caps,
@@ -911,11 +916,7 @@ pub fn render_html(events: &[TraceEvent], title: &str) -> String {
             m.arrows.len(),
             total_arrows,
             MAX_ARROWS,
-            if m.violation.is_some() {
-                "the violation"
-            } else {
-                "the end of the run"
-            }
+            nearest
         );
     }
     if dropped_marks > 0 {
@@ -925,11 +926,7 @@ pub fn render_html(events: &[TraceEvent], title: &str) -> String {
             total_marks - dropped_marks,
             total_marks,
             MAX_MARKERS,
-            if m.violation.is_some() {
-                "the violation"
-            } else {
-                "the end of the run"
-            }
+            nearest
         );
     }
     if dropped_ops > 0 {

@@ -212,7 +212,7 @@ impl<S: Storage> Raft<S> {
 
     /// Figure 2's AppendEntries receiver.
     pub(crate) fn handle_append(&mut self, m: &Message) {
-        if self.prs.voter_ids().is_empty() && self.prs.learner_ids().is_empty() {
+        if !self.prs.has_members() {
             // We know no membership (a node waiting to be added, whose base
             // configuration is not in the log): ask the leader for it. A
             // rejection at index 0 is otherwise impossible (index 0 always

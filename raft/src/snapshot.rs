@@ -37,8 +37,14 @@ impl<S: Storage> Raft<S> {
                 "to" => to, "snapshot" => meta.index, "need" => need);
             return false;
         }
-        let (index, term) = (meta.index, meta.term);
-        info!(self.logger, "sending snapshot"; "to" => to, "index" => index, "term" => term);
+        info!(self.logger, "sending snapshot"; "to" => to, "index" => meta.index, "term" => meta.term);
+        self.send_snapshot_msg(to, snap);
+        true
+    }
+
+    /// Pauses `to` in snapshot state at `snap`'s index and sends it `snap`.
+    fn send_snapshot_msg(&mut self, to: u64, snap: Snapshot) {
+        let index = snap.metadata.as_ref().map_or(0, |m| m.index);
         if let Some(pr) = self.prs.get_mut(to) {
             pr.become_snapshot(index);
         }
@@ -49,7 +55,6 @@ impl<S: Storage> Raft<S> {
             ..Default::default()
         };
         self.send(m);
-        true
     }
 
     /// A follower receives a snapshot from its leader.
@@ -61,8 +66,7 @@ impl<S: Storage> Raft<S> {
             return;
         };
         let committed = self.raft_log.committed;
-        let uninitialized = self.prs.voter_ids().is_empty() && self.prs.learner_ids().is_empty();
-        if uninitialized && meta.index <= committed {
+        if !self.prs.has_members() && meta.index <= committed {
             let cs = meta.conf_state.clone().unwrap_or_default();
             if cs.voters.contains(&self.id) || cs.learners.contains(&self.id) {
                 // A node waiting to be added learns the membership from its
@@ -117,12 +121,10 @@ impl<S: Storage> Raft<S> {
     /// with a snapshot carrying only the current membership, at index 0: it
     /// changes no log, and the follower replays the log on top of it.
     pub(crate) fn send_membership_snapshot(&mut self, to: u64) {
-        let cs = self.prs.conf_state();
-        if let Some(pr) = self.prs.get_mut(to) {
-            pr.become_snapshot(0);
-        } else {
+        if !self.prs.is_member(to) {
             return;
         }
+        let cs = self.prs.conf_state();
         info!(self.logger, "sending membership to a node that has none"; "to" => to, "conf_state" => %cs);
         let snap = Snapshot {
             metadata: Some(SnapshotMetadata {
@@ -132,13 +134,7 @@ impl<S: Storage> Raft<S> {
             }),
             ..Default::default()
         };
-        let m = Message {
-            msg_type: MessageType::MsgSnapshot as i32,
-            to,
-            snapshot: Some(snap),
-            ..Default::default()
-        };
-        self.send(m);
+        self.send_snapshot_msg(to, snap);
     }
 
     fn send_append_ack(&mut self, to: u64, index: u64) {

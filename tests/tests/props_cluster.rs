@@ -213,18 +213,6 @@ proptest! {
     }
 }
 
-/// Fault kinds for the harness-schedule property, by bit.
-const KINDS: [FaultKind; 8] = [
-    FaultKind::Partition,
-    FaultKind::Crash,
-    FaultKind::TotalCrash,
-    FaultKind::Network,
-    FaultKind::Disk,
-    FaultKind::Transfer,
-    FaultKind::Membership,
-    FaultKind::Snapshot,
-];
-
 proptest! {
     #![proptest_config(config("proptest-regressions/props_cluster_harness.txt"))]
 
@@ -238,7 +226,7 @@ proptest! {
         kind_bits in 1u8..=255,
         keep_mask in prop::collection::vec(any::<bool>(), 64),
     ) {
-        let faults: Vec<FaultKind> = KINDS
+        let faults: Vec<FaultKind> = FaultKind::ALL
             .iter()
             .enumerate()
             .filter(|(i, _)| kind_bits & (1 << i) != 0)

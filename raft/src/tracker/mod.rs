@@ -115,6 +115,12 @@ impl ProgressTracker {
         self.learners.contains(&id)
     }
 
+    /// Whether this node knows any membership at all (a node waiting to be
+    /// added knows none).
+    pub fn has_members(&self) -> bool {
+        !self.progress.is_empty()
+    }
+
     /// Whether `id` is a member at all.
     pub fn is_member(&self, id: u64) -> bool {
         self.progress.contains_key(&id)
