@@ -238,15 +238,20 @@ impl Model {
         let mut resolved: BTreeSet<u64> = BTreeSet::new();
         let t0 = m.t0;
         // Node `n`'s lane, created (starting at t0) on first mention.
-        let lane = |lanes: &mut BTreeMap<u64, LaneState>, nodes: &mut BTreeSet<u64>, n: u64| {
+        fn lane<'a>(
+            lanes: &'a mut BTreeMap<u64, LaneState>,
+            nodes: &mut BTreeSet<u64>,
+            n: u64,
+            t0: u64,
+        ) -> &'a mut LaneState {
             nodes.insert(n);
             lanes.entry(n).or_insert(LaneState {
                 since: t0,
                 role: None,
                 down_since: None,
                 cut_since: None,
-            });
-        };
+            })
+        }
         for ev in events {
             let t = ev.t_ms;
             m.t0 = m.t0.min(t);
@@ -256,8 +261,7 @@ impl Model {
                 EventKind::Role {
                     node, role, term, ..
                 } => {
-                    lane(&mut lanes, &mut m.nodes, *node);
-                    let st = lanes.get_mut(node).expect("lane just inserted");
+                    let st = lane(&mut lanes, &mut m.nodes, *node, t0);
                     m.segs.extend(st.end_role(*node, t));
                     st.role = Some((role.clone(), *term));
                 }
@@ -273,8 +277,8 @@ impl Model {
                     entries,
                     reject,
                 } => {
-                    lane(&mut lanes, &mut m.nodes, *from);
-                    lane(&mut lanes, &mut m.nodes, *to);
+                    lane(&mut lanes, &mut m.nodes, *from, t0);
+                    lane(&mut lanes, &mut m.nodes, *to, t0);
                     let class = msg_class(msg_type);
                     let title = format!(
                         "#{seq} {msg_type} {from}\u{2192}{to} term {term} index {index} log_term {log_term} commit {commit} entries {entries}{rej}, sent {t} ms",
@@ -317,15 +321,13 @@ impl Model {
                 }
                 EventKind::Duplicate { .. } => {}
                 EventKind::Crash { node } => {
-                    lane(&mut lanes, &mut m.nodes, *node);
-                    let st = lanes.get_mut(node).expect("lane just inserted");
+                    let st = lane(&mut lanes, &mut m.nodes, *node, t0);
                     m.segs.extend(st.end_role(*node, t));
                     st.down_since.get_or_insert(t);
                     m.node_mark(t, *node, MarkKind::Crash, ev.seq, "crashed");
                 }
                 EventKind::Restart { node } => {
-                    lane(&mut lanes, &mut m.nodes, *node);
-                    let st = lanes.get_mut(node).expect("lane just inserted");
+                    let st = lane(&mut lanes, &mut m.nodes, *node, t0);
                     if let Some(a) = st.down_since.take() {
                         m.down.push((*node, a, t));
                     }
@@ -333,14 +335,12 @@ impl Model {
                     m.node_mark(t, *node, MarkKind::Restart, ev.seq, "restarted");
                 }
                 EventKind::Disconnect { node } => {
-                    lane(&mut lanes, &mut m.nodes, *node);
-                    let st = lanes.get_mut(node).expect("lane just inserted");
+                    let st = lane(&mut lanes, &mut m.nodes, *node, t0);
                     st.cut_since.get_or_insert(t);
                     m.node_mark(t, *node, MarkKind::Disconnect, ev.seq, "disconnected");
                 }
                 EventKind::Connect { node } => {
-                    lane(&mut lanes, &mut m.nodes, *node);
-                    let st = lanes.get_mut(node).expect("lane just inserted");
+                    let st = lane(&mut lanes, &mut m.nodes, *node, t0);
                     if let Some(a) = st.cut_since.take() {
                         m.cut.push((*node, a, t));
                     }
@@ -349,7 +349,7 @@ impl Model {
                 EventKind::Partition { groups } => {
                     for g in groups {
                         for n in g {
-                            lane(&mut lanes, &mut m.nodes, *n);
+                            lane(&mut lanes, &mut m.nodes, *n, t0);
                         }
                     }
                     let label = groups
@@ -382,7 +382,7 @@ impl Model {
                     });
                 }
                 EventKind::Propose { node, index, term } => {
-                    lane(&mut lanes, &mut m.nodes, *node);
+                    lane(&mut lanes, &mut m.nodes, *node, t0);
                     m.marks.push(Mark {
                         t,
                         node: *node,
@@ -394,7 +394,7 @@ impl Model {
                     });
                 }
                 EventKind::Commit { node, index } => {
-                    lane(&mut lanes, &mut m.nodes, *node);
+                    lane(&mut lanes, &mut m.nodes, *node, t0);
                     m.node_mark(
                         t,
                         *node,
@@ -404,10 +404,10 @@ impl Model {
                     );
                 }
                 EventKind::Apply { node, .. } | EventKind::Sync { node, .. } => {
-                    lane(&mut lanes, &mut m.nodes, *node);
+                    lane(&mut lanes, &mut m.nodes, *node, t0);
                 }
                 EventKind::Snapshot { node, index } => {
-                    lane(&mut lanes, &mut m.nodes, *node);
+                    lane(&mut lanes, &mut m.nodes, *node, t0);
                     m.node_mark(
                         t,
                         *node,
@@ -417,7 +417,7 @@ impl Model {
                     );
                 }
                 EventKind::ConfChange { node, change } => {
-                    lane(&mut lanes, &mut m.nodes, *node);
+                    lane(&mut lanes, &mut m.nodes, *node, t0);
                     m.node_mark(
                         t,
                         *node,
