@@ -74,7 +74,7 @@ pub(crate) fn persisted_bytes(store: &MemStorage) -> u64 {
 
 /// Encoded size of the durable snapshot (0 when there is none).
 pub(crate) fn snapshot_bytes(store: &MemStorage) -> u64 {
-    match store.snapshot(0) {
+    match store.snapshot(0, 0) {
         Ok(s) if s.metadata.as_ref().is_some_and(|m| m.index > 0) => s.encoded_len() as u64,
         _ => 0,
     }

@@ -92,7 +92,7 @@ impl SimNode {
         if snap_idx > 0 {
             let snap = self
                 .store
-                .snapshot(0)
+                .snapshot(0, 0)
                 .map_err(|e| format!("read snapshot: {e}"))?;
             self.kv = KvStore::restore(&snap.data)?;
         }
@@ -255,7 +255,7 @@ impl SimNode {
         let mut kv = if self.last_snap > 0 {
             let s = self
                 .store
-                .snapshot(0)
+                .snapshot(0, 0)
                 .map_err(|e| format!("snapshot: {e}"))?;
             KvStore::restore(&s.data)?
         } else {

@@ -17,7 +17,7 @@ impl<S: Storage> Raft<S> {
     pub(crate) fn send_snapshot(&mut self, to: u64) -> bool {
         // The snapshot must cover at least everything compacted away.
         let need = self.raft_log.first_index().saturating_sub(1);
-        let snap = match self.raft_log.snapshot(need) {
+        let snap = match self.raft_log.snapshot(need, to) {
             Ok(s) => s,
             Err(StorageError::SnapshotTemporarilyUnavailable) => {
                 debug!(self.logger, "snapshot temporarily unavailable"; "to" => to);

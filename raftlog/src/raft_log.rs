@@ -354,10 +354,10 @@ impl<S: Storage> RaftLog<S> {
     /// [`restore`](Self::restore) while the storage does not show it yet,
     /// else the storage's (`SnapshotTemporarilyUnavailable` if the storage has none
     /// covering `request_index` yet).
-    pub fn snapshot(&self, request_index: u64) -> Result<Snapshot> {
+    pub fn snapshot(&self, request_index: u64, to: u64) -> Result<Snapshot> {
         match (&self.unstable.snapshot, self.snapshot_base()) {
             (Some(s), Some(_)) => Ok(s.clone()),
-            _ => self.store.snapshot(request_index),
+            _ => self.store.snapshot(request_index, to),
         }
     }
 

@@ -208,9 +208,9 @@ fn apply_snapshot_replaces_log() {
         }
     );
     assert_eq!(st.conf_state, ConfState::from((vec![1, 2, 3], vec![])));
-    assert_eq!(s.snapshot(8), Ok(snap(8, 2)));
+    assert_eq!(s.snapshot(8, 0), Ok(snap(8, 2)));
     assert_eq!(
-        s.snapshot(9),
+        s.snapshot(9, 0),
         Err(StorageError::SnapshotTemporarilyUnavailable)
     );
 }
@@ -286,26 +286,61 @@ fn apply_snapshot_without_conf_state() {
 #[test]
 fn snapshot_latest_or_temporarily_unavailable() {
     let s = storage_with(&ents(1, 5, 1));
-    let empty = s.snapshot(0).unwrap();
+    let empty = s.snapshot(0, 0).unwrap();
     assert_eq!(empty.metadata.as_ref().unwrap().index, 0);
     assert_eq!(
-        s.snapshot(1),
+        s.snapshot(1, 0),
         Err(StorageError::SnapshotTemporarilyUnavailable)
     );
     let made = s.wl().create_snapshot(3, None, "img".into()).unwrap();
-    assert_eq!(s.snapshot(2), Ok(made.clone()));
-    assert_eq!(s.snapshot(3), Ok(made.clone()));
+    assert_eq!(s.snapshot(2, 0), Ok(made.clone()));
+    assert_eq!(s.snapshot(3, 0), Ok(made.clone()));
     assert_eq!(
-        s.snapshot(4),
+        s.snapshot(4, 0),
         Err(StorageError::SnapshotTemporarilyUnavailable)
     );
     // Test hook: fails exactly once.
     s.wl().trigger_snap_unavailable();
     assert_eq!(
-        s.snapshot(0),
+        s.snapshot(0, 0),
         Err(StorageError::SnapshotTemporarilyUnavailable)
     );
-    assert_eq!(s.snapshot(0), Ok(made));
+    assert_eq!(s.snapshot(0, 0), Ok(made));
+}
+
+/// snapshot(request_index, to) builds one on demand at the commit index,
+/// with the current membership, when the latest is older than requested or
+/// leaves `to` out (raft-rs's MemStorage; the embedder issue's joining node).
+#[test]
+fn snapshot_on_demand_at_commit_for_a_newer_request_or_a_new_peer() {
+    let s = storage_with(&ents(1, 5, 1));
+    let made = s.wl().create_snapshot(2, None, "img".into()).unwrap();
+    s.wl().set_hardstate(HardState {
+        term: 1,
+        vote: 1,
+        commit: 4,
+    });
+    let built = s.snapshot(3, 0).unwrap();
+    let meta = built.metadata.clone().unwrap();
+    assert_eq!((meta.index, meta.term), (4, 1));
+    assert!(built.data.is_empty());
+    assert_eq!(
+        meta.conf_state,
+        Some(ConfState::from((vec![1, 2, 3], vec![])))
+    );
+    // Not kept: the latest made is still the one answered when it suffices.
+    assert_eq!(s.snapshot(2, 2), Ok(made.clone()));
+    // Node 4 was added after snapshot 2: it gets one with itself in it.
+    s.wl()
+        .set_conf_state(ConfState::from((vec![1, 2, 3, 4], vec![])));
+    let for4 = s.snapshot(2, 4).unwrap();
+    let cs = for4.metadata.unwrap().conf_state.unwrap();
+    assert!(cs.voters.contains(&4));
+    // Nothing at or past a request beyond the commit index.
+    assert_eq!(
+        s.snapshot(5, 0),
+        Err(StorageError::SnapshotTemporarilyUnavailable)
+    );
 }
 
 /// create_snapshot(): term is term(idx), cs defaults to the storage's,

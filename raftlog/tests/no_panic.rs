@@ -51,9 +51,9 @@ impl Storage for Flaky {
         self.check()?;
         self.inner.last_index()
     }
-    fn snapshot(&self, request_index: u64) -> Result<Snapshot> {
+    fn snapshot(&self, request_index: u64, to: u64) -> Result<Snapshot> {
         self.check()?;
-        self.inner.snapshot(request_index)
+        self.inner.snapshot(request_index, to)
     }
 }
 
@@ -83,7 +83,7 @@ fn failing_storage_is_errors_not_panics() {
     assert_eq!(log.term(7), Ok(2), "unstable entries need no storage");
     assert!(log.entries(1, None).is_err());
     assert!(log.slice(2, 4, None).is_err());
-    assert!(log.snapshot(0).is_err());
+    assert!(log.snapshot(0, 0).is_err());
     assert!(!log.match_term(3, 1));
     let _ = log.first_index();
     let _ = log.last_index();
@@ -206,7 +206,7 @@ fn run(calls: Vec<Call>, only_log: bool) -> std::result::Result<(), TestCaseErro
                 let _ = log.entries(a, m);
                 let _ = log.find_conflict_by_term(a, b);
                 let _ = log.is_up_to_date(a, b);
-                let _ = log.snapshot(a);
+                let _ = log.snapshot(a, 0);
                 let _ = log.next_entries_limited(m);
                 let _ = log.all_entries();
                 let _ = log.unstable_entries();
@@ -228,7 +228,7 @@ fn run(calls: Vec<Call>, only_log: bool) -> std::result::Result<(), TestCaseErro
             Call::StoreReads(a, b, m) => {
                 let _ = store.term(a);
                 let _ = store.entries(a, b, m);
-                let _ = store.snapshot(a);
+                let _ = store.snapshot(a, 0);
                 let _ = store.initial_state();
             }
             Call::StoreCommitTo(i) => {

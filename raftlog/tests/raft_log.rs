@@ -183,7 +183,7 @@ fn restore_keeps_snapshot_pending() {
     assert_eq!(log.stabled, 3);
     assert_eq!(log.applied, 0);
     assert_eq!(log.next_entries(), None);
-    assert_eq!(log.snapshot(0), Ok(snap(10, 3)));
+    assert_eq!(log.snapshot(0, 0), Ok(snap(10, 3)));
     log.append(&ents(11, 12, 3));
     persist(&mut log);
     assert!(log.unstable_snapshot().is_none());
@@ -238,7 +238,7 @@ fn log_beginning_after_snapshot() {
     assert_eq!(log.all_entries().len(), 3);
     assert!(log.match_term(5, 2));
     assert!(!log.match_term(4, 2));
-    assert_eq!(log.snapshot(5), Ok(snap(5, 2)));
+    assert_eq!(log.snapshot(5, 0), Ok(snap(5, 2)));
 }
 
 /// Term lookups across the boundary between a pending snapshot and the
@@ -541,7 +541,7 @@ fn restore_lowers_stabled_beyond_snapshot() {
     assert_eq!(log.last_index(), 5);
     assert!(log.unstable_entries().is_empty());
     assert_eq!(
-        log.snapshot(100),
+        log.snapshot(100, 0),
         Ok(snap(5, 2)),
         "pending snapshot is served"
     );
@@ -569,7 +569,7 @@ fn extreme_arguments_never_panic() {
             log.stable_to(x, x);
             log.stable_snap_to(x);
             let _ = log.append(&[e(x, x)]);
-            let _ = log.snapshot(x);
+            let _ = log.snapshot(x, 0);
             let _ = log.next_entries_limited(Some(x));
         }
         let _ = log.restore(snap(u64::MAX, 1));
@@ -636,7 +636,7 @@ fn snapshot_ack_without_apply_keeps_view() {
     assert_eq!(log.stabled, 8);
     assert_eq!(log.first_index(), 9);
     assert_eq!(log.term(8), Ok(2));
-    assert_eq!(log.snapshot(0), Ok(snap(8, 2)));
+    assert_eq!(log.snapshot(0, 0), Ok(snap(8, 2)));
     log.append(&ents(9, 9, 2));
     assert_eq!(log.unstable_entries(), &ents(9, 9, 2)[..]);
     // The storage catches up; the next acknowledgement releases memory.

@@ -69,11 +69,11 @@ impl Storage for FaultyStorage {
     fn last_index(&self) -> Result<u64> {
         self.inner.last_index()
     }
-    fn snapshot(&self, request_index: u64) -> Result<Snapshot> {
+    fn snapshot(&self, request_index: u64, to: u64) -> Result<Snapshot> {
         self.snapshot_calls.set(self.snapshot_calls.get() + 1);
         if self.snapshot_unavailable.get() {
             return Err(StorageError::SnapshotTemporarilyUnavailable);
         }
-        self.read(|s| s.snapshot(request_index))
+        self.read(|s| s.snapshot(request_index, to))
     }
 }

@@ -583,11 +583,12 @@ impl tinyraft::storage::Storage for FailingStorage {
     fn snapshot(
         &self,
         request_index: u64,
+        to: u64,
     ) -> tinyraft::storage::Result<tinyraft::eraftpb::Snapshot> {
         if self.fail.get() {
             return Err(tinyraft::StorageError::Unavailable);
         }
-        self.inner.snapshot(request_index)
+        self.inner.snapshot(request_index, to)
     }
 }
 

@@ -239,7 +239,7 @@ impl MemStorageCore {
     /// let snap = s.wl().create_snapshot(3, None, "image".into()).unwrap();
     /// s.wl().compact(4).unwrap();
     /// assert_eq!(snap.metadata.as_ref().unwrap().index, 3);
-    /// assert_eq!(s.snapshot(3).unwrap(), snap);
+    /// assert_eq!(s.snapshot(3, 0).unwrap(), snap);
     /// assert_eq!(s.first_index().unwrap(), 4);
     /// ```
     pub fn create_snapshot(
@@ -283,6 +283,46 @@ impl MemStorageCore {
                 }),
             },
         }
+    }
+
+    /// What [`Storage::snapshot`] answers: the latest snapshot if it is at
+    /// least `request_index` and its membership includes `to` (or `to` is 0);
+    /// otherwise one built on demand at the hard state's commit index with
+    /// the current membership and an empty image, as raft-rs's `MemStorage`
+    /// does, so an engine that never snapshots by hand can still bring a
+    /// joining node in. The built snapshot is not kept.
+    ///
+    /// The on-demand snapshot takes the *current* conf state, so it is only
+    /// right when every committed conf change has been applied (and recorded
+    /// with [`set_conf_state`](Self::set_conf_state)), as in the ordinary
+    /// Ready loop; an engine that applies lazily builds its own.
+    fn snapshot_for(&self, request_index: u64, to: u64) -> Result<Snapshot> {
+        let latest = self.latest_snapshot();
+        let includes_to = |s: &Snapshot| {
+            to == 0
+                || s.metadata
+                    .as_ref()
+                    .and_then(|m| m.conf_state.as_ref())
+                    .is_some_and(|cs| cs.voters.contains(&to) || cs.learners.contains(&to))
+        };
+        if self.snapshot_index() >= request_index && includes_to(&latest) {
+            return Ok(latest);
+        }
+        let idx = self.raft_state.hard_state.commit.min(self.last_index());
+        if idx < request_index || idx < self.snapshot_index() {
+            return Err(StorageError::SnapshotTemporarilyUnavailable);
+        }
+        let term = self
+            .term(idx)
+            .map_err(|_| StorageError::SnapshotTemporarilyUnavailable)?;
+        Ok(Snapshot {
+            data: Bytes::new(),
+            metadata: Some(SnapshotMetadata {
+                conf_state: Some(self.raft_state.conf_state.clone()),
+                index: idx,
+                term,
+            }),
+        })
     }
 
     /// The index of the latest snapshot (0 if none).
@@ -386,16 +426,12 @@ impl Storage for MemStorage {
         Ok(self.rl().last_index())
     }
 
-    fn snapshot(&self, request_index: u64) -> Result<Snapshot> {
+    fn snapshot(&self, request_index: u64, to: u64) -> Result<Snapshot> {
         let mut core = self.wl();
         if core.snap_unavailable_once {
             core.snap_unavailable_once = false;
             return Err(StorageError::SnapshotTemporarilyUnavailable);
         }
-        let snap = core.latest_snapshot();
-        if core.snapshot_index() < request_index {
-            return Err(StorageError::SnapshotTemporarilyUnavailable);
-        }
-        Ok(snap)
+        core.snapshot_for(request_index, to)
     }
 }

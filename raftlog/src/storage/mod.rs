@@ -119,9 +119,16 @@ pub trait Storage {
     /// is empty).
     fn last_index(&self) -> Result<u64>;
 
-    /// The latest snapshot, or [`StorageError::SnapshotTemporarilyUnavailable`]
-    /// if none at least as recent as `request_index` is ready yet.
-    fn snapshot(&self, request_index: u64) -> Result<Snapshot>;
+    /// A snapshot for peer `to` at least as recent as `request_index`, or
+    /// [`StorageError::SnapshotTemporarilyUnavailable`] if none is ready yet
+    /// (the leader asks again later).
+    ///
+    /// The snapshot's conf state must be the membership as of its index, and
+    /// should include `to`: a follower refuses to install a snapshot that
+    /// leaves it out, so an engine whose latest snapshot predates `to`'s
+    /// addition builds a newer one (as [`MemStorage`](super::MemStorage)
+    /// does on demand).
+    fn snapshot(&self, request_index: u64, to: u64) -> Result<Snapshot>;
 }
 
 /// Cuts `ents` to the longest prefix whose encoded size stays within
