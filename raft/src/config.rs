@@ -61,6 +61,19 @@ pub struct Config {
     pub skip_bcast_commit: bool,
     /// How read-index requests are confirmed (default: [`ReadOnlyOption::Safe`]).
     pub read_only_option: ReadOnlyOption,
+    /// Bytes of `committed_entries` handed out in one `Ready` (at least one
+    /// entry); [`NO_LIMIT`](crate::NO_LIMIT) by default.
+    pub max_committed_size_per_ready: u64,
+    /// A leader refuses proposals with `ProposalDropped` while the entries it
+    /// has appended but not yet committed exceed this many bytes (one entry
+    /// always passes, so a large entry cannot be stuck forever);
+    /// [`NO_LIMIT`](crate::NO_LIMIT) by default.
+    pub max_uncommitted_size: u64,
+    /// The cluster this node belongs to; 0 means unset. When set, every
+    /// message this node sends carries it, and a message carrying another
+    /// non-zero id is refused, so a node misrouted from another cluster can
+    /// neither vote nor append here.
+    pub cluster_id: u64,
 }
 
 impl Default for Config {
@@ -79,6 +92,9 @@ impl Default for Config {
             seed: 0,
             skip_bcast_commit: false,
             read_only_option: ReadOnlyOption::Safe,
+            max_committed_size_per_ready: crate::NO_LIMIT,
+            max_uncommitted_size: crate::NO_LIMIT,
+            cluster_id: 0,
         }
     }
 }

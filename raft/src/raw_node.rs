@@ -293,6 +293,26 @@ impl<S: Storage> RawNode<S> {
         }
     }
 
+    /// The storage this node reads its log from.
+    pub fn store(&self) -> &S {
+        self.raft.raft_log.store()
+    }
+
+    /// The storage, mutably (for engines whose `Storage` is written through
+    /// the same handle).
+    pub fn mut_store(&mut self) -> &mut S {
+        self.raft.raft_log.store_mut()
+    }
+
+    /// A leader broadcasts a heartbeat now (no-op on other roles): engines
+    /// use it to confirm leadership or nudge followers without waiting for
+    /// the heartbeat tick.
+    pub fn ping(&mut self) {
+        if self.raft.state == StateRole::Leader {
+            self.raft.bcast_heartbeat();
+        }
+    }
+
     /// The node's current state.
     pub fn status(&self) -> Status {
         let r = &self.raft;
