@@ -170,6 +170,11 @@ pub fn run_schedule(
                 c.run_for(100);
             }
         }
+        if ok && c.check_invariants().is_ok() {
+            if let Err(detail) = catch_up(&mut c, opts.liveness_ms) {
+                c.breach(("liveness", detail));
+            }
+        }
         violation = c.check_invariants().err();
         if violation.is_none() && !ok {
             c.breach((
@@ -220,6 +225,47 @@ pub fn run_schedule(
         lin_unknown,
     };
     (report, c)
+}
+
+/// Liveness after healing, for every healed voter: each voter in the
+/// healed core must apply up to the leader's commit index (taken once the
+/// leader committed an entry of its term) within `budget_ms` — not just one
+/// new commit somewhere, so a follower stuck forever fails.
+fn catch_up(c: &mut Cluster, budget_ms: u64) -> Result<(), String> {
+    let Some(l) = c.leader() else {
+        return Ok(());
+    };
+    let Some(raw) = c.nodes.get(&l).and_then(|n| n.raw.as_ref()) else {
+        return Ok(());
+    };
+    let target = raw.raft.raft_log.committed;
+    let voters = raw.raft.prs().voter_ids();
+    let core: Vec<u64> = c
+        .faults
+        .core
+        .iter()
+        .flatten()
+        .copied()
+        .filter(|id| voters.contains(id))
+        .collect();
+    let behind = |c: &Cluster| -> Vec<(u64, u64)> {
+        core.iter()
+            .filter_map(|&id| {
+                let a = c.nodes.get(&id).map_or(0, |n| n.sm_applied);
+                (a < target).then_some((id, a))
+            })
+            .collect()
+    };
+    if c.run_until(budget_ms, |c| behind(c).is_empty()) {
+        return Ok(());
+    }
+    if c.check_invariants().is_err() {
+        return Ok(());
+    }
+    Err(format!(
+        "after healing the core {core:?}, leader {l} committed {target}, but voters (node, applied) {:?} did not catch up within {budget_ms} ms",
+        behind(c)
+    ))
 }
 
 /// Runs `seeds` in parallel on `jobs` threads (each seed on one thread, so

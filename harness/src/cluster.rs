@@ -247,6 +247,11 @@ impl Cluster {
             },
         );
         self.checker.on_restart(id, snap);
+        if let Some(b) =
+            crate::checks::digest_on_restart(&mut self.checker, id, self.nodes.get(&id))
+        {
+            self.breach(b);
+        }
         self.last_role.remove(&id);
         self.last_commit.remove(&id);
         self.drive(id);
@@ -339,6 +344,11 @@ impl Cluster {
         }
         if self.cfg.trace_messages {
             self.push(EventKind::Deliver { id, from, to });
+        }
+        let now = self.world.now();
+        self.checker.quorum.delivered(to, from, now);
+        if msg.msg_type() == MessageType::MsgTransferLeader {
+            self.checker.quorum.transfer_requested(to, now);
         }
         if let Some(raw) = self.nodes.get_mut(&to).and_then(|n| n.raw.as_mut()) {
             if raw.step(msg).is_err() {
@@ -491,7 +501,23 @@ impl Cluster {
         };
         let entries = rd.entries.clone();
         let wrote_hs = rd.hs.is_some() || rd.snapshot.is_some();
+        let wrote = !entries.is_empty() || rd.snapshot.is_some();
+        let held = crate::checks::held_before(&self.checker, &node.store);
+        let snap_digest = crate::checks::snapshot_digest(rd.snapshot.as_ref());
         let fin: Finished = node.finish_ready(rd, interval);
+        let mut breaches = Vec::new();
+        if wrote {
+            breaches.extend(crate::checks::kept_after(&self.checker, id, held, &node.store).err());
+        }
+        breaches.extend(
+            crate::checks::digests_after(&mut self.checker, id, node, &fin, snap_digest).err(),
+        );
+        for b in breaches {
+            self.breach(b);
+        }
+        let Some(node) = self.nodes.get_mut(&id) else {
+            return;
+        };
         let prev_term = entries.first().and_then(|e| {
             if e.index <= 1 {
                 Some(0)
@@ -653,6 +679,16 @@ impl Cluster {
                 }
             }
             self.last_commit.insert(id, commit);
+        }
+        let leading = (r.state == StateRole::Leader && self.cfg.check_quorum)
+            .then(|| (r.term, r.prs().voter_ids()));
+        let window = crate::checks::check_quorum_window(&self.cfg);
+        if let Err(b) = self
+            .checker
+            .quorum
+            .observe(id, leading, self.world.now(), window)
+        {
+            breaches.push(b);
         }
         if r.state == StateRole::Leader {
             let voters = r.prs().voter_ids();
@@ -1051,6 +1087,7 @@ impl Cluster {
             return;
         }
         n.crash();
+        self.checker.quorum.crashed(id);
         self.push(EventKind::Crash { node: id });
         self.check_durability();
     }
@@ -1222,6 +1259,8 @@ impl Cluster {
         if let Some(raw) = self.nodes.get_mut(&l).and_then(|n| n.raw.as_mut()) {
             raw.transfer_leader(to);
         }
+        let now = self.world.now();
+        self.checker.quorum.transfer_requested(l, now);
         self.push(EventKind::Fault {
             description: format!("transfer leader {l} -> {to}"),
         });

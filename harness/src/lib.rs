@@ -39,6 +39,7 @@
 //! * [`timeline`] — a self-contained HTML timeline of a trace.
 
 pub mod campaign;
+mod checks;
 mod client;
 mod cluster;
 mod disk;
@@ -48,6 +49,7 @@ pub mod kv;
 pub mod linearizability;
 mod net;
 mod node;
+pub mod quorum_watch;
 pub mod timeline;
 pub mod trace;
 mod world;

@@ -1,0 +1,79 @@
+//! Glue between the simulated nodes and the checkers of
+//! [`crate::invariants`] that look at a node's disk or state machine:
+//! `committed_kept` around every durable write, `state_machine_digest`
+//! after applying, at snapshot install and after a restart, and the window
+//! of the `check_quorum` watch.
+
+use tinyraft::eraftpb::Snapshot;
+use tinyraft::storage::{MemStorage, Storage};
+
+use crate::cluster::SimConfig;
+use crate::disk::snapshot_index;
+use crate::invariants::{Breach, Checker};
+use crate::kv::KvStore;
+use crate::node::{Finished, SimNode};
+
+/// The committed prefix `store` durably holds before a write.
+pub(crate) fn held_before(checker: &Checker, store: &MemStorage) -> u64 {
+    let last = store.last_index().unwrap_or(0);
+    let snap = snapshot_index(store);
+    checker.committed_prefix_held(last, snap, |i| store.term(i).ok())
+}
+
+/// `committed_kept` after a durable write on `node` that held `held`.
+pub(crate) fn kept_after(
+    checker: &Checker,
+    node: u64,
+    held: u64,
+    store: &MemStorage,
+) -> Result<(), Breach> {
+    let snap = snapshot_index(store);
+    checker.on_durable_write(node, held, snap, |i| store.term(i).ok())
+}
+
+/// The digest of a snapshot's state-machine image, with its index.
+pub(crate) fn snapshot_digest(snap: Option<&Snapshot>) -> Option<(u64, Option<u64>)> {
+    let s = snap?;
+    let idx = s.metadata.as_ref().map_or(0, |m| m.index);
+    Some((idx, KvStore::restore(&s.data).ok().map(|kv| kv.digest())))
+}
+
+/// `state_machine_digest` after a Ready finished on `node`: the installed
+/// snapshot's image at its index, and the state machine at the last index
+/// applied.
+pub(crate) fn digests_after(
+    checker: &mut Checker,
+    id: u64,
+    node: &SimNode,
+    fin: &Finished,
+    snap: Option<(u64, Option<u64>)>,
+) -> Result<(), Breach> {
+    if let Some((idx, Some(d))) = snap {
+        if idx > 0 {
+            checker.on_digest(id, idx, d, "snapshot install")?;
+        }
+    }
+    if let Some(a) = fin.applied.last() {
+        checker.on_digest(id, a.index, node.kv.digest(), "apply")?;
+    }
+    Ok(())
+}
+
+/// `state_machine_digest` of a node just booted from its own snapshot.
+pub(crate) fn digest_on_restart(
+    checker: &mut Checker,
+    id: u64,
+    node: Option<&SimNode>,
+) -> Option<Breach> {
+    let n = node.filter(|n| n.is_up() && n.sm_applied > 0)?;
+    checker
+        .on_digest(id, n.sm_applied, n.kv.digest(), "restart")
+        .err()
+}
+
+/// How long a check-quorum leader may go without hearing from a quorum:
+/// two election timeouts plus a tick.
+pub(crate) fn check_quorum_window(cfg: &SimConfig) -> u64 {
+    let tick = cfg.tick_ms.max(1);
+    2 * cfg.election_tick as u64 * tick + tick
+}
