@@ -16,7 +16,9 @@ use crate::cluster::{Cluster, SimConfig};
 use crate::faults::{FaultKind, FaultSchedule};
 use crate::invariants::Violation;
 use crate::linearizability::{self, LinResult};
+use crate::swarm::Swarm;
 use crate::trace::EventKind;
+use tinyraft::ReadOnlyOption;
 
 /// What one campaign seed runs.
 #[derive(Clone, Debug)]
@@ -46,6 +48,12 @@ pub struct CampaignOptions {
     pub read_index: bool,
     /// Bug injection (see [`SimConfig::bug_ack_before_sync`]).
     pub bug_ack_before_sync: bool,
+    /// Swarm testing: each seed draws its node count (up to `nodes`), node
+    /// configuration, workload and fault mix (from `faults`); see
+    /// [`crate::swarm`]. Off: every seed runs the fixed configuration.
+    pub swarm: bool,
+    /// Allow lease reads (`ReadOnlyOption::LeaseBased`) in swarm draws.
+    pub lease_reads: bool,
 }
 
 impl Default for CampaignOptions {
@@ -63,7 +71,30 @@ impl Default for CampaignOptions {
             lin_budget: linearizability::DEFAULT_BUDGET_STEPS,
             read_index: true,
             bug_ack_before_sync: false,
+            swarm: true,
+            lease_reads: LEASE_READS,
         }
+    }
+}
+
+/// Whether swarm draws include lease reads by default. Off while the core's
+/// `handle_transfer_leader` resets the check-quorum clock (a transfer request
+/// extends an isolated leader's lease, so lease reads go stale).
+pub const LEASE_READS: bool = false;
+
+/// The swarm draw of `seed`, if `opts` asks for swarm testing.
+pub fn swarm_for(opts: &CampaignOptions, seed: u64) -> Option<Swarm> {
+    opts.swarm
+        .then(|| Swarm::draw(seed, opts.nodes, &opts.faults, opts.lease_reads))
+}
+
+/// The seed's fault schedule (drawn from its swarm's fault mix).
+pub fn schedule_for(opts: &CampaignOptions, seed: u64) -> FaultSchedule {
+    match swarm_for(opts, seed) {
+        Some(w) => {
+            FaultSchedule::generate_mix(seed, w.nodes, &w.kinds, opts.duration_ms, w.fault_gap_ms)
+        }
+        None => FaultSchedule::generate(seed, opts.nodes, &opts.faults, opts.duration_ms),
     }
 }
 
@@ -94,10 +125,37 @@ pub struct SeedReport {
     pub violation: Option<Violation>,
     /// Linearizability verdict was `Unknown` (budget exhausted).
     pub lin_unknown: bool,
+    /// What the seed drew (swarm testing).
+    pub swarm: Option<Swarm>,
 }
 
 /// Builds the cluster for `seed`.
 pub fn sim_config(opts: &CampaignOptions, seed: u64) -> SimConfig {
+    if let Some(w) = swarm_for(opts, seed) {
+        let snapshots = w.kinds.contains(&FaultKind::Snapshot);
+        return SimConfig {
+            nodes: w.nodes,
+            seed,
+            snapshot_interval: snapshots.then_some(5 + seed % 20),
+            election_tick: w.election_tick,
+            heartbeat_tick: w.heartbeat_tick,
+            check_quorum: w.check_quorum,
+            pre_vote: w.pre_vote,
+            keep_trace: opts.keep_trace,
+            wire_roundtrip: seed % 8 == 0,
+            bug_ack_before_sync: opts.bug_ack_before_sync,
+            max_size_per_msg: w.max_size_per_msg,
+            max_inflight_msgs: w.max_inflight_msgs,
+            skip_bcast_commit: w.skip_bcast_commit,
+            read_only_option: if w.lease_reads {
+                ReadOnlyOption::LeaseBased
+            } else {
+                ReadOnlyOption::Safe
+            },
+            report_unreachable: w.report_unreachable,
+            ..Default::default()
+        };
+    }
     let snapshots = opts.faults.contains(&FaultKind::Snapshot);
     SimConfig {
         nodes: opts.nodes,
@@ -118,7 +176,7 @@ pub fn sim_config(opts: &CampaignOptions, seed: u64) -> SimConfig {
 
 /// Runs one seed with the schedule the seed draws.
 pub fn run_seed(opts: &CampaignOptions, seed: u64) -> SeedReport {
-    let schedule = FaultSchedule::generate(seed, opts.nodes, &opts.faults, opts.duration_ms);
+    let schedule = schedule_for(opts, seed);
     run_schedule(opts, seed, &schedule).0
 }
 
@@ -129,7 +187,13 @@ pub fn run_schedule(
     seed: u64,
     schedule: &FaultSchedule,
 ) -> (SeedReport, Cluster) {
+    let swarm = swarm_for(opts, seed);
     let mut c = Cluster::new(sim_config(opts, seed));
+    if let Some(w) = &swarm {
+        c.clients.read_tenths = w.read_tenths;
+        c.clients.any_node = w.any_node;
+        c.clients.max_payload = w.max_payload;
+    }
     c.install_faults(schedule);
     c.start_clients_with(
         opts.clients,
@@ -223,6 +287,7 @@ pub fn run_schedule(
         fault_actions: schedule.actions.len(),
         violation,
         lin_unknown,
+        swarm,
     };
     (report, c)
 }
@@ -316,7 +381,7 @@ pub struct Shrunk {
 
 /// The seed's generated schedule restricted to the actions at `keep`.
 pub fn schedule_subset(opts: &CampaignOptions, seed: u64, keep: Option<&[usize]>) -> FaultSchedule {
-    let full = FaultSchedule::generate(seed, opts.nodes, &opts.faults, opts.duration_ms);
+    let full = schedule_for(opts, seed);
     match keep {
         None => full,
         Some(k) => FaultSchedule {
@@ -332,7 +397,7 @@ pub fn schedule_subset(opts: &CampaignOptions, seed: u64, keep: Option<&[usize]>
 /// smaller one that still fails with the same invariant (delta debugging
 /// over the schedule's actions). `None` if the seed passes.
 pub fn shrink(opts: &CampaignOptions, seed: u64) -> Option<Shrunk> {
-    let full = FaultSchedule::generate(seed, opts.nodes, &opts.faults, opts.duration_ms);
+    let full = schedule_for(opts, seed);
     let mut opts = opts.clone();
     let first = run_schedule(&opts, seed, &full).0;
     let invariant = first.violation.as_ref()?.invariant.clone();

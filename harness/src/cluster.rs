@@ -10,7 +10,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use tinyraft::eraftpb::{ConfChange, ConfChangeType, Message, MessageType};
 use tinyraft::storage::{MemStorage, Storage};
-use tinyraft::{Config, SnapshotStatus, StateRole};
+use tinyraft::{Config, ReadOnlyOption, SnapshotStatus, StateRole};
 
 use crate::client::Clients;
 use crate::disk::{self, DiskConfig, snapshot_index};
@@ -71,6 +71,20 @@ pub struct SimConfig {
     /// (votes, append acks) before the disk sync, as a careless engine
     /// would. Always `false` outside such tests.
     pub bug_ack_before_sync: bool,
+    /// `Config::max_size_per_msg` (bytes of entries per append; at least
+    /// one entry goes out).
+    pub max_size_per_msg: u64,
+    /// `Config::max_inflight_msgs`.
+    pub max_inflight_msgs: usize,
+    /// `Config::skip_bcast_commit`: a commit advance rides the next append
+    /// or heartbeat (default on: the 6.824 message budgets count every
+    /// message).
+    pub skip_bcast_commit: bool,
+    /// `Config::read_only_option` (LeaseBased needs `check_quorum`).
+    pub read_only_option: ReadOnlyOption,
+    /// Call `report_unreachable` on the sender when the network drops a
+    /// message to a peer (lost, partitioned, or the peer is down).
+    pub report_unreachable: bool,
 }
 
 impl Default for SimConfig {
@@ -90,6 +104,11 @@ impl Default for SimConfig {
             trace_messages: true,
             wire_roundtrip: false,
             bug_ack_before_sync: false,
+            max_size_per_msg: 1024 * 1024,
+            max_inflight_msgs: 256,
+            skip_bcast_commit: true,
+            read_only_option: ReadOnlyOption::Safe,
+            report_unreachable: false,
         }
     }
 }
@@ -203,9 +222,10 @@ impl Cluster {
         c.heartbeat_tick = self.cfg.heartbeat_tick;
         c.pre_vote = self.cfg.pre_vote;
         c.check_quorum = self.cfg.check_quorum;
-        // A commit advance rides the next append or heartbeat: the 6.824
-        // message budgets count every message.
-        c.skip_bcast_commit = true;
+        c.skip_bcast_commit = self.cfg.skip_bcast_commit;
+        c.max_size_per_msg = self.cfg.max_size_per_msg;
+        c.max_inflight_msgs = self.cfg.max_inflight_msgs.max(1);
+        c.read_only_option = self.cfg.read_only_option;
         // Each incarnation draws fresh timeouts. The core mixes the node id
         // in by xor, so the incarnation must be mixed non-linearly first:
         // `seed ^ inc * K` made node 1's second life replay node 2's first
@@ -322,6 +342,7 @@ impl Cluster {
             None
         };
         if let Some(reason) = reason {
+            self.unreachable(from, to);
             if self.cfg.trace_messages {
                 self.push(EventKind::Drop {
                     id,
@@ -381,7 +402,8 @@ impl Cluster {
         self.next_msg_id += 1;
         let id = self.next_msg_id;
         self.stats.messages += 1;
-        let routing = self.net.route(&mut self.rng, &msg);
+        let now = self.world.now();
+        let routing = self.net.route_at(now, &mut self.rng, &msg);
         if self.cfg.trace_messages {
             self.push(EventKind::Send {
                 id,
@@ -397,6 +419,7 @@ impl Cluster {
             });
         }
         if routing.delays.is_empty() {
+            self.unreachable(msg.from, msg.to);
             if self.cfg.trace_messages {
                 let reason = if self.net.link_ok(msg.from, msg.to) {
                     "random"
@@ -439,6 +462,18 @@ impl Cluster {
                     msg: Box::new(m),
                 },
             );
+        }
+    }
+
+    /// The transport tells `from` it could not reach `to` (when
+    /// `SimConfig::report_unreachable` is on); `from` is driven later, by
+    /// its next event.
+    fn unreachable(&mut self, from: u64, to: u64) {
+        if !self.cfg.report_unreachable || from == to {
+            return;
+        }
+        if let Some(raw) = self.nodes.get_mut(&from).and_then(|n| n.raw.as_mut()) {
+            raw.report_unreachable(to);
         }
     }
 
@@ -698,11 +733,17 @@ impl Cluster {
         } else {
             self.last_voters.remove(&id);
         }
+        let new_leader = events
+            .iter()
+            .any(|e| matches!(e, EventKind::Role { role, .. } if role == "leader"));
         for e in events {
             self.push(e);
         }
         for b in breaches {
             self.breach(b);
+        }
+        if new_leader {
+            self.on_new_leader(id);
         }
     }
 

@@ -50,6 +50,7 @@ pub mod linearizability;
 mod net;
 mod node;
 pub mod quorum_watch;
+pub mod swarm;
 pub mod timeline;
 pub mod trace;
 mod world;

@@ -320,6 +320,14 @@ fn print_summary(reports: &[SeedReport], wall_s: f64) {
     println!("{:<28} {:>14.1} s", "wall time", wall_s);
     println!("{:<28} {:>14}", "linearizability unknown", unknown);
     println!("{:<28} {:>14}", "violations", violations);
+    let draws: Vec<&tinyraft_harness::swarm::Swarm> =
+        reports.iter().filter_map(|r| r.swarm.as_ref()).collect();
+    if !draws.is_empty() {
+        println!("\nswarm configurations drawn (value:seeds):");
+        for l in tinyraft_harness::swarm::Spread::of(draws).lines() {
+            println!("  {l}");
+        }
+    }
 }
 
 fn replay_cmd(a: ReplayArgs) -> Result<ExitCode, String> {

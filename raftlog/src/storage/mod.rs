@@ -131,13 +131,15 @@ pub trait Storage {
     fn snapshot(&self, request_index: u64, to: u64) -> Result<Snapshot>;
 }
 
-/// Cuts `ents` to the longest prefix whose encoded size stays within
-/// `max_size`, keeping at least one entry so a single large entry can still
-/// make progress. `None` keeps everything.
-pub(crate) fn limit_size(ents: &mut Vec<Entry>, max_size: Option<u64>) {
-    let Some(max) = max_size else { return };
+/// The length of the longest prefix of `ents` whose encoded size stays
+/// within `max_size`, at least one entry so a single large entry can still
+/// make progress; `None` keeps everything. A store copies only that prefix.
+pub(crate) fn limited_len(ents: &[Entry], max_size: Option<u64>) -> usize {
+    let Some(max) = max_size else {
+        return ents.len();
+    };
     if ents.len() <= 1 {
-        return;
+        return ents.len();
     }
     let mut size: u64 = 0;
     let mut keep = 0;
@@ -148,7 +150,7 @@ pub(crate) fn limit_size(ents: &mut Vec<Entry>, max_size: Option<u64>) {
         }
         keep += 1;
     }
-    ents.truncate(keep);
+    keep
 }
 
 /// The encoded size of one entry, the unit `max_size` limits count in.
