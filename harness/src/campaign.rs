@@ -341,15 +341,36 @@ pub fn run_campaign(
     jobs: usize,
     progress: &(dyn Fn(&SeedReport) + Sync),
 ) -> Vec<SeedReport> {
+    run_campaign_until(opts, seeds, jobs, progress, false)
+}
+
+/// [`run_campaign`]; with `stop_on_first`, no seed is started after the
+/// first violation. Seeds are handed out in order, so every seed before the
+/// first failing one has run: the smallest failing seed reported is the
+/// campaign's first (what the `teeth` table counts).
+pub fn run_campaign_until(
+    opts: &CampaignOptions,
+    seeds: &[u64],
+    jobs: usize,
+    progress: &(dyn Fn(&SeedReport) + Sync),
+    stop_on_first: bool,
+) -> Vec<SeedReport> {
+    let stop = std::sync::atomic::AtomicBool::new(false);
     let next = AtomicU64::new(0);
     let out: Arc<Mutex<Vec<SeedReport>>> = Arc::new(Mutex::new(Vec::with_capacity(seeds.len())));
     std::thread::scope(|s| {
         for _ in 0..jobs.max(1) {
             s.spawn(|| {
                 loop {
+                    if stop.load(Ordering::SeqCst) {
+                        break;
+                    }
                     let i = next.fetch_add(1, Ordering::SeqCst) as usize;
                     let Some(&seed) = seeds.get(i) else { break };
                     let r = run_seed(opts, seed);
+                    if stop_on_first && r.violation.is_some() {
+                        stop.store(true, Ordering::SeqCst);
+                    }
                     progress(&r);
                     if let Ok(mut v) = out.lock() {
                         v.push(r);

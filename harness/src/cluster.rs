@@ -715,6 +715,17 @@ impl Cluster {
             }
             self.last_commit.insert(id, commit);
         }
+        if r.state == StateRole::Leader && !r.prs().is_voter(id) {
+            // A leader that applied its own removal steps down at once.
+            breaches.push((
+                "leader_is_voter",
+                format!(
+                    "node {id} leads term {} but is not a voter of its configuration {:?}",
+                    r.term,
+                    r.prs().voter_ids()
+                ),
+            ));
+        }
         let leading = (r.state == StateRole::Leader && self.cfg.check_quorum)
             .then(|| (r.term, r.prs().voter_ids()));
         let window = crate::checks::check_quorum_window(&self.cfg);

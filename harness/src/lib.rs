@@ -51,6 +51,7 @@ mod net;
 mod node;
 pub mod quorum_watch;
 pub mod swarm;
+pub mod teeth;
 pub mod timeline;
 pub mod trace;
 mod world;
