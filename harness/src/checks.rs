@@ -13,9 +13,17 @@ use crate::invariants::{Breach, Checker};
 use crate::kv::KvStore;
 use crate::node::{Finished, SimNode};
 
-/// The committed prefix `store` durably holds before a write.
-pub(crate) fn held_before(checker: &Checker, store: &MemStorage) -> u64 {
-    let last = store.last_index().unwrap_or(0);
+/// The committed prefix `store` durably holds before a write, up to the
+/// node's own commit index `commit`.
+///
+/// Only entries the node knows are committed count: Raft lets a stale
+/// leader overwrite a lagging follower's copy of an entry that a majority
+/// without that follower committed in a later term (seed 678 of the swarm
+/// campaign: a term-4 leader cut off since its election rejoins and
+/// rewrites index 132 on a term-2 follower, after the term-6 leader had
+/// committed it). Nothing is lost: the majority that committed it keeps it.
+pub(crate) fn held_before(checker: &Checker, store: &MemStorage, commit: u64) -> u64 {
+    let last = store.last_index().unwrap_or(0).min(commit);
     let snap = snapshot_index(store);
     checker.committed_prefix_held(last, snap, |i| store.term(i).ok())
 }

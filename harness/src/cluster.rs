@@ -537,7 +537,8 @@ impl Cluster {
         let entries = rd.entries.clone();
         let wrote_hs = rd.hs.is_some() || rd.snapshot.is_some();
         let wrote = !entries.is_empty() || rd.snapshot.is_some();
-        let held = crate::checks::held_before(&self.checker, &node.store);
+        let commit = node.raw.as_ref().map_or(0, |r| r.raft.raft_log.committed);
+        let held = crate::checks::held_before(&self.checker, &node.store, commit);
         let snap_digest = crate::checks::snapshot_digest(rd.snapshot.as_ref());
         let fin: Finished = node.finish_ready(rd, interval);
         let mut breaches = Vec::new();
@@ -639,6 +640,7 @@ impl Cluster {
             return;
         };
         let r = &raw.raft;
+        let term = r.term;
         let now_role = (r.state, r.term, r.leader_id);
         let hs = r.hard_state();
         let commit = r.raft_log.committed;
@@ -675,6 +677,8 @@ impl Cluster {
         if let Err(b) = self.checker.on_hard_state(id, &hs) {
             breaches.push(b);
         }
+        let leader_commit =
+            r.state == StateRole::Leader && self.last_commit.get(&id).is_some_and(|&c| c < commit);
         if self.last_commit.get(&id) != Some(&commit) {
             events.push(EventKind::Commit {
                 node: id,
@@ -755,6 +759,8 @@ impl Cluster {
         }
         if new_leader {
             self.on_new_leader(id);
+        } else if leader_commit {
+            self.on_leader_commit(id, term);
         }
     }
 

@@ -199,6 +199,27 @@ pub enum FaultAction {
     /// Propose this membership change on the next node that becomes leader,
     /// the moment it does (before it commits an entry of its term).
     OnNextLeader(ConfChangeType, u64),
+    /// Disconnect the next node that becomes leader, the moment it does
+    /// (before its first appends arrive anywhere).
+    IsolateNextLeader,
+    /// Disconnect the next leader elected from now on the moment its commit
+    /// index first advances (right after it replicated to a majority).
+    IsolateLeaderOnCommit,
+    /// Reconnect the `k`-th node a trigger disconnected.
+    ReconnectVictim(usize),
+    /// Reconnect every node a trigger disconnected.
+    ReconnectVictims,
+}
+
+/// A fault armed to fire on an event rather than at a time.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) enum Trigger {
+    /// Propose a membership change on the next new leader.
+    Conf(ConfChangeType, u64),
+    /// Disconnect the next new leader.
+    IsolateNextLeader,
+    /// Disconnect a leader of a term above this one when its commit advances.
+    IsolateOnCommit(u64),
 }
 
 impl fmt::Display for FaultAction {
@@ -244,6 +265,12 @@ impl fmt::Display for FaultAction {
                 write!(f, "cut leader off with follower #{k}, propose")
             }
             FaultAction::OnNextLeader(t, n) => write!(f, "on next leader: {t:?} {n}"),
+            FaultAction::IsolateNextLeader => write!(f, "isolate the next leader when elected"),
+            FaultAction::IsolateLeaderOnCommit => {
+                write!(f, "isolate the next leader when its commit advances")
+            }
+            FaultAction::ReconnectVictim(k) => write!(f, "reconnect isolated node #{k}"),
+            FaultAction::ReconnectVictims => write!(f, "reconnect isolated nodes"),
         }
     }
 }
@@ -446,7 +473,22 @@ impl FaultSchedule {
                 FaultKind::Targeted => {
                     let k = rng.random_range(0..nodes.max(2) - 1);
                     let d = rng.random_range(1..40);
-                    if rng.random_bool(0.5) {
+                    let pick = rng.random_range(0..3);
+                    if pick == 2 {
+                        // Figure 8: an entry on a minority (old leader L1);
+                        // the next leader L2 is cut off the moment it wins
+                        // (its own entry at that index stays on its disk);
+                        // once the others rejoin, the leader of the next term
+                        // is cut off the moment its commit advances; then L2
+                        // returns. A leader that committed the old entry by
+                        // counting replicas loses it to L2 here.
+                        push(t, FaultAction::MinorityLeader { k });
+                        push(t + d, FaultAction::IsolateNextLeader);
+                        push(t + 2500, FaultAction::Heal);
+                        push(t + 2500, FaultAction::IsolateLeaderOnCommit);
+                        push(t + 5000, FaultAction::ReconnectVictim(0));
+                        push(t + 9000, FaultAction::ReconnectVictims);
+                    } else if pick == 0 {
                         // Replicate to a minority, then lose the leader.
                         push(t, FaultAction::MinorityLeader { k });
                         if rng.random_bool(0.5) && (down_until.len() as u64) < minority {
@@ -500,8 +542,10 @@ pub(crate) struct FaultState {
     /// Whether scheduled actions still take effect.
     pub(crate) active: bool,
     burst_until: u64,
-    /// A membership change to propose on the next new leader.
-    armed: Option<(ConfChangeType, u64)>,
+    /// Faults armed to fire on an event.
+    triggers: Vec<Trigger>,
+    /// Nodes triggers disconnected, in order.
+    victims: Vec<u64>,
     /// The healed majority of the liveness phase, once it began.
     pub(crate) core: Option<BTreeSet<u64>>,
 }
@@ -762,9 +806,54 @@ impl Cluster {
                 }
             }
             FaultAction::OnNextLeader(t, id) => {
-                self.faults.armed = Some((t, id));
+                self.faults.triggers.push(Trigger::Conf(t, id));
+            }
+            FaultAction::IsolateNextLeader => {
+                self.faults.triggers.push(Trigger::IsolateNextLeader);
+            }
+            FaultAction::IsolateLeaderOnCommit => {
+                let term = self
+                    .nodes
+                    .values()
+                    .filter_map(|n| n.raw.as_ref())
+                    .map(|r| r.raft.term)
+                    .max()
+                    .unwrap_or(0);
+                self.faults.triggers.push(Trigger::IsolateOnCommit(term));
+            }
+            FaultAction::ReconnectVictim(k) => {
+                if let Some(&v) = self.faults.victims.get(k) {
+                    self.connect(v);
+                }
+            }
+            FaultAction::ReconnectVictims => {
+                for v in std::mem::take(&mut self.faults.victims) {
+                    self.connect(v);
+                }
             }
         }
+    }
+
+    /// Called when leader `id` of `term` has just advanced its commit index:
+    /// fires an armed [`FaultAction::IsolateLeaderOnCommit`].
+    pub(crate) fn on_leader_commit(&mut self, id: u64, term: u64) {
+        if !self.faults.active {
+            return;
+        }
+        let Some(i) = self
+            .faults
+            .triggers
+            .iter()
+            .position(|t| matches!(t, Trigger::IsolateOnCommit(above) if term > *above))
+        else {
+            return;
+        };
+        self.faults.triggers.remove(i);
+        self.faults.victims.push(id);
+        self.push(EventKind::Fault {
+            description: format!("leader {id} of term {term} committed: isolated"),
+        });
+        self.disconnect(id);
     }
 
     /// The leader and its `k`-th other node (mod their count).
@@ -783,7 +872,29 @@ impl Cluster {
         if !self.faults.active {
             return;
         }
-        let Some((t, node)) = self.faults.armed.take() else {
+        if let Some(i) = self
+            .faults
+            .triggers
+            .iter()
+            .position(|t| *t == Trigger::IsolateNextLeader)
+        {
+            self.faults.triggers.remove(i);
+            self.faults.victims.push(id);
+            self.push(EventKind::Fault {
+                description: format!("new leader {id}: isolated"),
+            });
+            self.disconnect(id);
+            return;
+        }
+        let Some(i) = self
+            .faults
+            .triggers
+            .iter()
+            .position(|t| matches!(t, Trigger::Conf(..)))
+        else {
+            return;
+        };
+        let Trigger::Conf(t, node) = self.faults.triggers.remove(i) else {
             return;
         };
         if t != ConfChangeType::RemoveNode && !self.nodes.contains_key(&node) {

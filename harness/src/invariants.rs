@@ -20,8 +20,11 @@
 //! - `state_machine_digest`: every node's key/value state machine has the
 //!   same digest at the same applied index — after applying, after
 //!   installing a snapshot, and after a restart from its own snapshot.
-//! - `committed_kept`: no node cuts or overwrites its durable copy of a
-//!   committed entry (it may only compact it into a snapshot).
+//! - `committed_kept`: no node cuts or overwrites its durable copy of an
+//!   entry it knows is committed (it may only compact it into a snapshot).
+//!   Copies a node does not know are committed may be rewritten by a stale
+//!   leader; the majority that committed them keeps them (see
+//!   `durability`).
 //! - `check_quorum`: see [`crate::quorum_watch`].
 
 use std::collections::BTreeMap;

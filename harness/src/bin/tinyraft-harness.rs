@@ -608,91 +608,93 @@ fn teeth_cmd(a: TeethArgs) -> Result<ExitCode, String> {
         target.display(),
         a.seeds
     );
+    /// A patch's outcome: the first failing seed and invariant, none, or
+    /// why it could not run.
+    type Outcome = Result<Option<(u64, String)>, String>;
     struct Row {
         name: String,
         bug: String,
-        outcome: Result<Option<(u64, String)>, String>,
+        outcome: Outcome,
         build_s: f64,
         run_s: f64,
     }
     let mut rows: Vec<Row> = Vec::new();
-    let run_one =
-        |name: &str, patch: &teeth::Patch| -> (Result<Option<(u64, String)>, String>, f64, f64) {
-            if let Err(e) = teeth::sync_tree(&ws, &files, &scratch) {
-                return (Err(format!("copy: {e}")), 0.0, 0.0);
+    let run_one = |name: &str, patch: &teeth::Patch| -> (Outcome, f64, f64) {
+        if let Err(e) = teeth::sync_tree(&ws, &files, &scratch) {
+            return (Err(format!("copy: {e}")), 0.0, 0.0);
+        }
+        if let Err(e) = patch.apply(&scratch) {
+            return (Err(format!("PATCH DOES NOT APPLY: {e}")), 0.0, 0.0);
+        }
+        let t0 = Instant::now();
+        let build = Command::new(env!("CARGO"))
+            .args([
+                "build",
+                "--release",
+                "-p",
+                "tinyraft-harness",
+                "--bin",
+                "tinyraft-harness",
+            ])
+            .current_dir(&scratch)
+            .env("CARGO_TARGET_DIR", &target)
+            .output();
+        let build_s = t0.elapsed().as_secs_f64();
+        match build {
+            Ok(o) if o.status.success() => {}
+            Ok(o) => {
+                let err = String::from_utf8_lossy(&o.stderr);
+                let first: Vec<&str> = err
+                    .lines()
+                    .filter(|l| l.starts_with("error"))
+                    .take(3)
+                    .collect();
+                return (
+                    Err(format!("BUILD FAILED: {}", first.join(" | "))),
+                    build_s,
+                    0.0,
+                );
             }
-            if let Err(e) = patch.apply(&scratch) {
-                return (Err(format!("PATCH DOES NOT APPLY: {e}")), 0.0, 0.0);
-            }
-            let t0 = Instant::now();
-            let build = Command::new(env!("CARGO"))
-                .args([
-                    "build",
-                    "--release",
-                    "-p",
-                    "tinyraft-harness",
-                    "--bin",
-                    "tinyraft-harness",
-                ])
-                .current_dir(&scratch)
-                .env("CARGO_TARGET_DIR", &target)
-                .output();
-            let build_s = t0.elapsed().as_secs_f64();
-            match build {
-                Ok(o) if o.status.success() => {}
-                Ok(o) => {
-                    let err = String::from_utf8_lossy(&o.stderr);
-                    let first: Vec<&str> = err
-                        .lines()
-                        .filter(|l| l.starts_with("error"))
-                        .take(3)
-                        .collect();
-                    return (
-                        Err(format!("BUILD FAILED: {}", first.join(" | "))),
+            Err(e) => return (Err(format!("cargo: {e}")), build_s, 0.0),
+        }
+        let bin = target.join("release/tinyraft-harness");
+        let mut cmd = Command::new(&bin);
+        cmd.args([
+            "campaign",
+            "--seeds",
+            &a.seeds.to_string(),
+            "--stop-on-first",
+        ]);
+        if let Some(j) = a.jobs {
+            cmd.args(["--jobs", &j.to_string()]);
+        }
+        let t1 = Instant::now();
+        let out = cmd.output();
+        let run_s = t1.elapsed().as_secs_f64();
+        let _ = name;
+        match out {
+            Ok(o) => {
+                let text = String::from_utf8_lossy(&o.stdout);
+                match teeth::parse_first_violation(&text) {
+                    Some(v) => (Ok(Some(v)), build_s, run_s),
+                    None if o.status.success() => (Ok(None), build_s, run_s),
+                    None => (
+                        Err(format!(
+                            "campaign exited {:?} without a violation line: {}",
+                            o.status.code(),
+                            String::from_utf8_lossy(&o.stderr)
+                                .lines()
+                                .last()
+                                .unwrap_or("")
+                        )),
                         build_s,
-                        0.0,
-                    );
+                        run_s,
+                    ),
                 }
-                Err(e) => return (Err(format!("cargo: {e}")), build_s, 0.0),
             }
-            let bin = target.join("release/tinyraft-harness");
-            let mut cmd = Command::new(&bin);
-            cmd.args([
-                "campaign",
-                "--seeds",
-                &a.seeds.to_string(),
-                "--stop-on-first",
-            ]);
-            if let Some(j) = a.jobs {
-                cmd.args(["--jobs", &j.to_string()]);
-            }
-            let t1 = Instant::now();
-            let out = cmd.output();
-            let run_s = t1.elapsed().as_secs_f64();
-            let _ = name;
-            match out {
-                Ok(o) => {
-                    let text = String::from_utf8_lossy(&o.stdout);
-                    match teeth::parse_first_violation(&text) {
-                        Some(v) => (Ok(Some(v)), build_s, run_s),
-                        None if o.status.success() => (Ok(None), build_s, run_s),
-                        None => (
-                            Err(format!(
-                                "campaign exited {:?} without a violation line: {}",
-                                o.status.code(),
-                                String::from_utf8_lossy(&o.stderr)
-                                    .lines()
-                                    .last()
-                                    .unwrap_or("")
-                            )),
-                            build_s,
-                            run_s,
-                        ),
-                    }
-                }
-                Err(e) => (Err(format!("{}: {e}", bin.display())), build_s, run_s),
-            }
-        };
+            Err(e) => (Err(format!("{}: {e}", bin.display())), build_s, run_s),
+        }
+    };
     for (name, patch) in &catalogue {
         let (outcome, build_s, run_s) = run_one(name, patch);
         match &outcome {
