@@ -117,6 +117,7 @@ mod replication;
 mod snapshot;
 mod tracker;
 mod transfer;
+mod uncommitted;
 mod validate;
 
 pub use tinyraft_log::storage;
