@@ -13,6 +13,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use crate::cluster::{Cluster, SimConfig};
+use crate::embedder::{EmbedderMode, EmbedderProfile};
 use crate::faults::{FaultKind, FaultSchedule};
 use crate::invariants::Violation;
 use crate::linearizability::{self, LinResult};
@@ -54,6 +55,8 @@ pub struct CampaignOptions {
     pub swarm: bool,
     /// Allow lease reads (`ReadOnlyOption::LeaseBased`) in swarm draws.
     pub lease_reads: bool,
+    /// Bug injection (see [`SimConfig::bug_fsync_ignores_snapshot`]).
+    pub bug_fsync_ignores_snapshot: bool,
 }
 
 impl Default for CampaignOptions {
@@ -73,14 +76,14 @@ impl Default for CampaignOptions {
             bug_ack_before_sync: false,
             swarm: true,
             lease_reads: LEASE_READS,
+            bug_fsync_ignores_snapshot: false,
         }
     }
 }
 
-/// Whether swarm draws include lease reads by default. Off while the core's
-/// `handle_transfer_leader` resets the check-quorum clock (a transfer request
-/// extends an isolated leader's lease, so lease reads go stale).
-pub const LEASE_READS: bool = false;
+/// Whether swarm draws include lease reads by default (on half of the
+/// check-quorum seeds).
+pub const LEASE_READS: bool = true;
 
 /// The swarm draw of `seed`, if `opts` asks for swarm testing.
 pub fn swarm_for(opts: &CampaignOptions, seed: u64) -> Option<Swarm> {
@@ -123,6 +126,8 @@ pub struct SeedReport {
     pub fault_actions: usize,
     /// The first violation (safety, liveness or linearizability), if any.
     pub violation: Option<Violation>,
+    /// The embedder profile of every node that ran, as labels.
+    pub profiles: Vec<EmbedderProfile>,
     /// Linearizability verdict was `Unknown` (budget exhausted).
     pub lin_unknown: bool,
     /// What the seed drew (swarm testing).
@@ -153,6 +158,9 @@ pub fn sim_config(opts: &CampaignOptions, seed: u64) -> SimConfig {
                 ReadOnlyOption::Safe
             },
             report_unreachable: w.report_unreachable,
+            bug_fsync_ignores_snapshot: opts.bug_fsync_ignores_snapshot,
+            embedder: EmbedderMode::Drawn,
+            crash_mid_ready: true,
             ..Default::default()
         };
     }
@@ -170,6 +178,11 @@ pub fn sim_config(opts: &CampaignOptions, seed: u64) -> SimConfig {
         // Every eighth seed pushes each message through the wire format.
         wire_roundtrip: seed % 8 == 0,
         bug_ack_before_sync: opts.bug_ack_before_sync,
+        bug_fsync_ignores_snapshot: opts.bug_fsync_ignores_snapshot,
+        // Every node draws how its engine drives the Ready contract, and
+        // crashes may land anywhere in the Ready cycle.
+        embedder: EmbedderMode::Drawn,
+        crash_mid_ready: true,
         ..Default::default()
     }
 }
@@ -288,6 +301,7 @@ pub fn run_schedule(
         violation,
         lin_unknown,
         swarm,
+        profiles: c.profiles().into_iter().map(|(_, p)| p).collect(),
     };
     (report, c)
 }

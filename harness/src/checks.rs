@@ -4,14 +4,12 @@
 //! after applying, at snapshot install and after a restart, and the window
 //! of the `check_quorum` watch.
 
-use tinyraft::eraftpb::Snapshot;
 use tinyraft::storage::{MemStorage, Storage};
 
 use crate::cluster::SimConfig;
 use crate::disk::snapshot_index;
 use crate::invariants::{Breach, Checker};
-use crate::kv::KvStore;
-use crate::node::{Finished, SimNode};
+use crate::node::SimNode;
 
 /// The committed prefix `store` durably holds before a write, up to the
 /// node's own commit index `commit`.
@@ -39,32 +37,46 @@ pub(crate) fn kept_after(
     checker.on_durable_write(node, held, snap, |i| store.term(i).ok())
 }
 
-/// The digest of a snapshot's state-machine image, with its index.
-pub(crate) fn snapshot_digest(snap: Option<&Snapshot>) -> Option<(u64, Option<u64>)> {
-    let s = snap?;
-    let idx = s.metadata.as_ref().map_or(0, |m| m.index);
-    Some((idx, KvStore::restore(&s.data).ok().map(|kv| kv.digest())))
+/// `committed_kept` after a durable write on `id`: the committed prefix it
+/// held after its previous write must still be there; then records what it
+/// holds now (up to its own commit index).
+pub(crate) fn after_write(checker: &mut Checker, id: u64, node: &SimNode) -> Result<(), Breach> {
+    let held = checker.held.get(&id).copied().unwrap_or(0);
+    let r = kept_after(checker, id, held, &node.store);
+    let commit = node
+        .raw
+        .as_ref()
+        .map_or(0, |raw| raw.raft.raft_log.committed);
+    let now = held_before(checker, &node.store, commit);
+    checker.held.insert(id, now);
+    r
 }
 
-/// `state_machine_digest` after a Ready finished on `node`: the installed
-/// snapshot's image at its index, and the state machine at the last index
-/// applied.
-pub(crate) fn digests_after(
+/// `state_machine_digest` after `id` installed a snapshot at `idx` (its
+/// state machine is that snapshot's image).
+pub(crate) fn digest_after_install(
     checker: &mut Checker,
     id: u64,
     node: &SimNode,
-    fin: &Finished,
-    snap: Option<(u64, Option<u64>)>,
+    idx: u64,
 ) -> Result<(), Breach> {
-    if let Some((idx, Some(d))) = snap {
-        if idx > 0 {
-            checker.on_digest(id, idx, d, "snapshot install")?;
-        }
+    if idx == 0 || node.sm_applied != idx {
+        return Ok(());
     }
-    if let Some(a) = fin.applied.last() {
-        checker.on_digest(id, a.index, node.kv.digest(), "apply")?;
+    checker.on_digest(id, idx, node.kv.digest(), "snapshot install")
+}
+
+/// `state_machine_digest` after `id` applied entries up to `last`.
+pub(crate) fn digest_after_apply(
+    checker: &mut Checker,
+    id: u64,
+    node: &SimNode,
+    last: u64,
+) -> Result<(), Breach> {
+    if node.sm_applied != last {
+        return Ok(());
     }
-    Ok(())
+    checker.on_digest(id, last, node.kv.digest(), "apply")
 }
 
 /// `state_machine_digest` of a node just booted from its own snapshot.

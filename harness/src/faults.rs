@@ -746,7 +746,6 @@ impl Cluster {
                         if let Some(raw) = self.nodes.get_mut(&l).and_then(|n| n.raw.as_mut()) {
                             raw.transfer_leader(to);
                         }
-                        self.checker.quorum.transfer_requested(l, now);
                         self.drive(l);
                     }
                 }

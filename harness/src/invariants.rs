@@ -26,6 +26,8 @@
 //!   leader; the majority that committed them keeps them (see
 //!   `durability`).
 //! - `check_quorum`: see [`crate::quorum_watch`].
+//! - `durable_ack`: a node sends an append ack or a granted vote only once
+//!   its disk holds what it promises (checked as the message is sent).
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -121,6 +123,9 @@ pub struct Checker {
     digests: BTreeMap<u64, u64>,
     /// The check-quorum watch.
     pub(crate) quorum: QuorumWatch,
+    /// Per node: the committed prefix its disk held after its last write,
+    /// up to its own commit index (`committed_kept`).
+    pub(crate) held: BTreeMap<u64, u64>,
 }
 
 impl Checker {

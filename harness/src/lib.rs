@@ -38,11 +38,13 @@
 //!   that service.
 //! * [`timeline`] — a self-contained HTML timeline of a trace.
 
+mod ack_check;
 pub mod campaign;
 mod checks;
 mod client;
 mod cluster;
 mod disk;
+pub mod embedder;
 pub mod faults;
 pub mod invariants;
 pub mod kv;

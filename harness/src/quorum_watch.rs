@@ -8,6 +8,10 @@
 //! append and heartbeat answers), when it began leading, and when its voter
 //! set last changed (a new member counts as active for one round).
 //!
+//! A leadership transfer must not extend this (the core once reset the
+//! check-quorum clock on every transfer request, so each request bought an
+//! isolated leader another election timeout).
+//!
 //! Why two timeouts: the leader checks at every election timeout and clears
 //! the marks after each check, so a quorum heard just after one check
 //! carries it through the next; the check after that must fail.
@@ -15,13 +19,6 @@
 use std::collections::BTreeMap;
 
 use crate::invariants::Breach;
-
-/// Whether a transfer request counts as quorum contact. `true` while the
-/// core's `handle_transfer_leader` resets `election_elapsed` (which is also
-/// the check-quorum clock): each transfer request then buys an isolated
-/// leader another election timeout. Flip to `false` once the core keeps a
-/// separate clock; the campaign then catches the bug if it returns.
-pub(crate) const TRANSFER_RESETS_QUORUM_CLOCK: bool = true;
 
 /// Per-leader state of the check-quorum watch.
 #[derive(Debug, Default)]
@@ -31,9 +28,6 @@ pub struct QuorumWatch {
     /// node → (term it leads, time it began leading, time its voter set last
     /// changed, that voter set).
     leading: BTreeMap<u64, (u64, u64, u64, Vec<u64>)>,
-    /// node → time of the last transfer request it received (see
-    /// [`TRANSFER_RESETS_QUORUM_CLOCK`]).
-    transfer: BTreeMap<u64, u64>,
 }
 
 impl QuorumWatch {
@@ -42,16 +36,10 @@ impl QuorumWatch {
         self.heard.insert((to, from), now_ms);
     }
 
-    /// `leader` was asked to transfer leadership at `now_ms`.
-    pub fn transfer_requested(&mut self, leader: u64, now_ms: u64) {
-        self.transfer.insert(leader, now_ms);
-    }
-
     /// `node` lost its volatile state (crash).
     pub fn crashed(&mut self, node: u64) {
         self.leading.remove(&node);
         self.heard.retain(|(to, _), _| *to != node);
-        self.transfer.remove(&node);
     }
 
     /// Observes `node` at `now_ms`: `leading` is `Some((term, voters))` if it
@@ -96,10 +84,7 @@ impl QuorumWatch {
         times.sort_unstable_by(|a, b| b.cmp(a));
         let q = voters.len() / 2 + 1;
         let quorum_at = times[q - 1];
-        let mut floor = quorum_at.max(since).max(conf_since);
-        if TRANSFER_RESETS_QUORUM_CLOCK {
-            floor = floor.max(self.transfer.get(&node).copied().unwrap_or(0));
-        }
+        let floor = quorum_at.max(since).max(conf_since);
         if now_ms > floor + window_ms {
             return Err((
                 "check_quorum",

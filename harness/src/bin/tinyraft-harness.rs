@@ -54,10 +54,16 @@ enum Cmd {
 
 /// The harness-level bug switches of `--inject-bug` (embedder behaviour, not
 /// core code), one per line for `--inject-bug list`.
-const INJECT_BUGS: &[(&str, &str)] = &[(
-    "ack-before-sync",
-    "send votes and append acks (persisted_messages) before the disk sync",
-)];
+const INJECT_BUGS: &[(&str, &str)] = &[
+    (
+        "ack-before-sync",
+        "send votes and append acks (persisted_messages) before the disk sync",
+    ),
+    (
+        "fsync-ignores-snapshot",
+        "do not fsync a Ready that carries only a snapshot",
+    ),
+];
 
 #[derive(Args, Clone)]
 struct RunArgs {
@@ -83,6 +89,8 @@ struct RunArgs {
     cut_ms: Option<u64>,
     /// Inject a known engine bug to see the checkers (and shrink) at work:
     /// `ack-before-sync` sends votes and append acks before the disk sync;
+    /// `fsync-ignores-snapshot` does not fsync a Ready that carries only a
+    /// snapshot (so a crash loses a snapshot already acknowledged).
     /// `list` prints the switches, one per line.
     #[arg(long)]
     inject_bug: Option<String>,
@@ -101,20 +109,24 @@ impl RunArgs {
             cut_ms: self.cut_ms,
             clients: self.clients,
             ops_per_client: self.ops,
-            bug_ack_before_sync: match self.inject_bug.as_deref() {
-                None => false,
-                Some("ack-before-sync") => true,
-                Some(b) => {
-                    let known: Vec<&str> = INJECT_BUGS.iter().map(|b| b.0).collect();
-                    return Err(format!(
-                        "unknown bug {b:?}; known: {} (or `list`)",
-                        known.join(", ")
-                    ));
-                }
-            },
+            bug_ack_before_sync: self.bug("ack-before-sync")?,
+            bug_fsync_ignores_snapshot: self.bug("fsync-ignores-snapshot")?,
             swarm: !self.no_swarm,
             ..CampaignOptions::default()
         })
+    }
+
+    /// Whether `--inject-bug` names `name` (an unknown name is an error).
+    fn bug(&self, name: &str) -> Result<bool, String> {
+        let known: Vec<&str> = INJECT_BUGS.iter().map(|b| b.0).collect();
+        match self.inject_bug.as_deref() {
+            None => Ok(false),
+            Some(b) if known.contains(&b) => Ok(b == name),
+            Some(b) => Err(format!(
+                "unknown bug {b:?}; known: {} (or `list`)",
+                known.join(", ")
+            )),
+        }
     }
 
     fn flags(&self) -> String {
@@ -400,6 +412,25 @@ fn print_summary(reports: &[SeedReport], wall_s: f64) {
         for l in tinyraft_harness::swarm::Spread::of(draws).lines() {
             println!("  {l}");
         }
+    }
+    print_profiles(reports);
+}
+
+/// How many nodes ran each embedder profile part, over all seeds.
+fn print_profiles(reports: &[SeedReport]) {
+    let mut counts: std::collections::BTreeMap<&'static str, u64> = Default::default();
+    for p in reports.iter().flat_map(|r| r.profiles.iter()) {
+        for l in p.labels() {
+            *counts.entry(l).or_default() += 1;
+        }
+    }
+    if counts.is_empty() {
+        return;
+    }
+    println!();
+    println!("embedder profiles (nodes)");
+    for (label, n) in counts {
+        println!("  {label:<26} {n:>14}");
     }
 }
 
