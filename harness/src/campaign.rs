@@ -17,6 +17,7 @@ use crate::embedder::{EmbedderMode, EmbedderProfile};
 use crate::faults::{FaultKind, FaultSchedule};
 use crate::invariants::Violation;
 use crate::linearizability::{self, LinResult};
+use crate::reshape::Reshape;
 use crate::swarm::Swarm;
 use crate::trace::EventKind;
 use tinyraft::ReadOnlyOption;
@@ -55,6 +56,8 @@ pub struct CampaignOptions {
     pub swarm: bool,
     /// Allow lease reads (`ReadOnlyOption::LeaseBased`) in swarm draws.
     pub lease_reads: bool,
+    /// Timing and size transforms of the schedule (set by `shrink`).
+    pub reshape: Reshape,
     /// Bug injection (see [`SimConfig::bug_fsync_ignores_snapshot`]).
     pub bug_fsync_ignores_snapshot: bool,
 }
@@ -76,6 +79,7 @@ impl Default for CampaignOptions {
             bug_ack_before_sync: false,
             swarm: true,
             lease_reads: LEASE_READS,
+            reshape: Reshape::default(),
             bug_fsync_ignores_snapshot: false,
         }
     }
@@ -87,8 +91,21 @@ pub const LEASE_READS: bool = true;
 
 /// The swarm draw of `seed`, if `opts` asks for swarm testing.
 pub fn swarm_for(opts: &CampaignOptions, seed: u64) -> Option<Swarm> {
-    opts.swarm
-        .then(|| Swarm::draw(seed, opts.nodes, &opts.faults, opts.lease_reads))
+    opts.swarm.then(|| {
+        let mut w = Swarm::draw(seed, opts.nodes, &opts.faults, opts.lease_reads);
+        if let Some(cap) = opts.reshape.nodes_cap {
+            w.nodes = w.nodes.min(cap).max(1);
+        }
+        w
+    })
+}
+
+/// Initial voters of `seed` before any `nodes_cap`.
+fn drawn_nodes(opts: &CampaignOptions, seed: u64) -> usize {
+    match opts.swarm {
+        true => Swarm::draw(seed, opts.nodes, &opts.faults, opts.lease_reads).nodes,
+        false => opts.nodes,
+    }
 }
 
 /// The seed's fault schedule (drawn from its swarm's fault mix).
@@ -166,7 +183,10 @@ pub fn sim_config(opts: &CampaignOptions, seed: u64) -> SimConfig {
     }
     let snapshots = opts.faults.contains(&FaultKind::Snapshot);
     SimConfig {
-        nodes: opts.nodes,
+        nodes: opts
+            .reshape
+            .nodes_cap
+            .map_or(opts.nodes, |c| opts.nodes.min(c).max(1)),
         seed,
         snapshot_interval: snapshots.then_some(5 + seed % 20),
         // Check-quorum (and the leader lease it gives pre-vote) on three
@@ -200,6 +220,13 @@ pub fn run_schedule(
     seed: u64,
     schedule: &FaultSchedule,
 ) -> (SeedReport, Cluster) {
+    let reshaped;
+    let schedule = if opts.reshape.is_identity() {
+        schedule
+    } else {
+        reshaped = opts.reshape.apply(schedule, drawn_nodes(opts, seed));
+        &reshaped
+    };
     let swarm = swarm_for(opts, seed);
     let mut c = Cluster::new(sim_config(opts, seed));
     if let Some(w) = &swarm {
@@ -412,6 +439,63 @@ pub struct Shrunk {
     pub schedule: FaultSchedule,
     /// The report of the reduced run (it still fails).
     pub report: SeedReport,
+    /// Sizes of the failing run before shrinking.
+    pub before: ShrinkSize,
+    /// Sizes after.
+    pub after: ShrinkSize,
+}
+
+/// How big a failing run is, for `shrink`'s before/after report.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ShrinkSize {
+    /// Fault actions.
+    pub actions: usize,
+    /// Simulated ms of the fault phase.
+    pub fault_phase_ms: u64,
+    /// When the first fault strikes (ms).
+    pub first_fault_ms: u64,
+    /// Sum of the faults' durations (holds, bursts, disk spikes; ms).
+    pub fault_delay_ms: u64,
+    /// Initial voters.
+    pub nodes: usize,
+    /// Clients × operations.
+    pub client_ops: u64,
+    /// Events simulated until the violation.
+    pub events: u64,
+}
+
+impl ShrinkSize {
+    fn of(opts: &CampaignOptions, seed: u64, schedule: &FaultSchedule, r: &SeedReport) -> Self {
+        let shaped = opts.reshape.apply(schedule, drawn_nodes(opts, seed));
+        ShrinkSize {
+            actions: shaped.actions.len(),
+            fault_phase_ms: opts
+                .cut_ms
+                .unwrap_or(opts.duration_ms)
+                .min(opts.duration_ms),
+            first_fault_ms: shaped.actions.first().map_or(0, |a| a.at_ms),
+            fault_delay_ms: Reshape::total_delay_ms(&shaped),
+            nodes: sim_config(opts, seed).nodes,
+            client_ops: opts.clients as u64 * opts.ops_per_client,
+            events: r.events,
+        }
+    }
+}
+
+impl std::fmt::Display for ShrinkSize {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} actions, first at {} ms, fault phase {} ms, fault durations {} ms, {} nodes, {} client ops, {} events",
+            self.actions,
+            self.first_fault_ms,
+            self.fault_phase_ms,
+            self.fault_delay_ms,
+            self.nodes,
+            self.client_ops,
+            self.events
+        )
+    }
 }
 
 /// The seed's generated schedule restricted to the actions at `keep`.
@@ -429,13 +513,18 @@ pub fn schedule_subset(opts: &CampaignOptions, seed: u64, keep: Option<&[usize]>
 }
 
 /// Reduces a failing seed's fault schedule and client workload to a
-/// smaller one that still fails with the same invariant (delta debugging
-/// over the schedule's actions). `None` if the seed passes.
+/// smaller one that still fails with the same invariant: delta debugging
+/// over the schedule's actions, then the fault phase cut short, fewer
+/// clients, every fault earlier, shorter fault durations and fewer voters
+/// (see [`Reshape`]), keeping each step only if the run still fails the
+/// same way. `None` if the seed passes.
 pub fn shrink(opts: &CampaignOptions, seed: u64) -> Option<Shrunk> {
     let full = schedule_for(opts, seed);
     let mut opts = opts.clone();
+    let original = opts.clone();
     let first = run_schedule(&opts, seed, &full).0;
     let invariant = first.violation.as_ref()?.invariant.clone();
+    let first_report = first.clone();
     let subset = |keep: &[usize]| FaultSchedule {
         actions: keep.iter().map(|&i| full.actions[i].clone()).collect(),
     };
@@ -502,12 +591,68 @@ pub fn shrink(opts: &CampaignOptions, seed: u64) -> Option<Shrunk> {
             break;
         }
     }
+    // Timing: every fault earlier (the cluster still gets a moment to
+    // elect its first leader), then every fault duration shorter.
+    let first_at = keep.first().map_or(0, |&i| full.actions[i].at_ms);
+    for shift in [first_at.saturating_sub(300), first_at / 2, first_at / 4] {
+        if shift == 0 {
+            continue;
+        }
+        let phase = opts.cut_ms.unwrap_or(opts.duration_ms);
+        let cand = CampaignOptions {
+            reshape: Reshape {
+                shift_ms: shift,
+                ..opts.reshape
+            },
+            cut_ms: Some(phase.saturating_sub(shift).max(1)),
+            ..opts.clone()
+        };
+        if let Some(r) = fails(&cand, &keep) {
+            opts = cand;
+            best = r;
+            break;
+        }
+    }
+    for pct in [10, 25, 50] {
+        let cand = CampaignOptions {
+            reshape: Reshape {
+                delay_pct: pct,
+                ..opts.reshape
+            },
+            ..opts.clone()
+        };
+        if let Some(r) = fails(&cand, &keep) {
+            opts = cand;
+            best = r;
+            break;
+        }
+    }
+    // Size: fewer voters, where the failure allows.
+    let n = sim_config(&opts, seed).nodes;
+    for cap in 1..n {
+        let cand = CampaignOptions {
+            reshape: Reshape {
+                nodes_cap: Some(cap),
+                ..opts.reshape
+            },
+            ..opts.clone()
+        };
+        if let Some(r) = fails(&cand, &keep) {
+            opts = cand;
+            best = r;
+            break;
+        }
+    }
     let schedule = subset(&keep);
+    let before = ShrinkSize::of(&original, seed, &full, &first_report);
+    let after = ShrinkSize::of(&opts, seed, &schedule, &best);
     Some(Shrunk {
         opts,
         keep,
         schedule,
         report: best,
+        before,
+        after,
     })
 }
 

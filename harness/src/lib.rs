@@ -52,6 +52,7 @@ pub mod linearizability;
 mod net;
 mod node;
 pub mod quorum_watch;
+pub mod reshape;
 pub mod swarm;
 pub mod teeth;
 pub mod timeline;

@@ -143,4 +143,13 @@ fn shrink_cuts_actions_and_the_fault_phase_short() {
     );
     let again = run_schedule(&s.opts, seed, &s.schedule).0;
     assert_eq!(again.violation.map(|v| v.invariant), Some(invariant));
+    // Size too: an ack sent before the sync needs no five-node cluster, and
+    // the report shows the reduction.
+    assert!(
+        s.after.nodes < s.before.nodes,
+        "nodes not reduced: {} -> {}",
+        s.before,
+        s.after
+    );
+    assert!(s.after.events <= s.before.events && s.after.actions <= s.before.actions);
 }

@@ -98,6 +98,15 @@ struct RunArgs {
     /// drawing its own (swarm testing).
     #[arg(long)]
     no_swarm: bool,
+    /// Move every fault this many ms earlier (set by `shrink`).
+    #[arg(long, default_value_t = 0)]
+    shift_ms: u64,
+    /// Scale every fault duration to this per cent (set by `shrink`).
+    #[arg(long, default_value_t = 100)]
+    delay_pct: u64,
+    /// Run with at most this many voters (set by `shrink`).
+    #[arg(long)]
+    nodes_cap: Option<usize>,
 }
 
 impl RunArgs {
@@ -112,6 +121,11 @@ impl RunArgs {
             bug_ack_before_sync: self.bug("ack-before-sync")?,
             bug_fsync_ignores_snapshot: self.bug("fsync-ignores-snapshot")?,
             swarm: !self.no_swarm,
+            reshape: tinyraft_harness::reshape::Reshape {
+                shift_ms: self.shift_ms,
+                delay_pct: self.delay_pct,
+                nodes_cap: self.nodes_cap,
+            },
             ..CampaignOptions::default()
         })
     }
@@ -139,7 +153,16 @@ impl RunArgs {
             .cut_ms
             .map(|m| format!(" --cut-ms {m}"))
             .unwrap_or_default();
-        let swarm = if self.no_swarm { " --no-swarm" } else { "" };
+        let mut swarm = if self.no_swarm { " --no-swarm" } else { "" }.to_string();
+        if self.shift_ms > 0 {
+            swarm.push_str(&format!(" --shift-ms {}", self.shift_ms));
+        }
+        if self.delay_pct != 100 {
+            swarm.push_str(&format!(" --delay-pct {}", self.delay_pct));
+        }
+        if let Some(c) = self.nodes_cap {
+            swarm.push_str(&format!(" --nodes-cap {c}"));
+        }
         format!(
             "--nodes {} --faults {} --duration-ms {}{cut} --clients {} --ops {}{bug}{swarm}",
             self.nodes, self.faults, self.duration_ms, self.clients, self.ops
@@ -265,6 +288,9 @@ impl RunArgs {
             ops: 60,
             inject_bug: None,
             no_swarm: false,
+            shift_ms: 0,
+            delay_pct: 100,
+            nodes_cap: None,
         }
     }
 }
@@ -525,10 +551,15 @@ fn shrink_cmd(a: ShrinkArgs) -> Result<ExitCode, String> {
         println!("still fails: `{}`: {}", v.invariant, v.detail);
     }
     let keep: Vec<String> = s.keep.iter().map(|i| i.to_string()).collect();
+    println!("before: {}", s.before);
+    println!("after:  {}", s.after);
     let flags = RunArgs {
         clients: s.opts.clients,
         ops: s.opts.ops_per_client,
         cut_ms: s.opts.cut_ms,
+        shift_ms: s.opts.reshape.shift_ms,
+        delay_pct: s.opts.reshape.delay_pct,
+        nodes_cap: s.opts.reshape.nodes_cap,
         ..a.run.clone()
     }
     .flags();
