@@ -121,12 +121,21 @@ impl Patch {
         let mut offset: isize = 0;
         for h in &fp.hunks {
             let want = (h.old_start as isize - 1 + offset).max(0) as usize;
-            let at = find_block(&lines, &h.old, want).ok_or_else(|| {
-                format!(
-                    "{path}: hunk at line {} does not apply (its context is not in the file)",
-                    h.old_start
-                )
-            })?;
+            let at = match find_block(&lines, &h.old, want) {
+                Found::One(at) => at,
+                Found::None => {
+                    return Err(format!(
+                        "{path}: hunk at line {} does not apply (its context is not in the file)",
+                        h.old_start
+                    ));
+                }
+                Found::Many => {
+                    return Err(format!(
+                        "{path}: hunk at line {} is ambiguous (its context occurs more than once; regenerate it with more context)",
+                        h.old_start
+                    ));
+                }
+            };
             lines.splice(at..at + h.old.len(), h.new.iter().cloned());
             offset += at as isize - want as isize + h.new.len() as isize - h.old.len() as isize;
         }
@@ -175,18 +184,32 @@ fn parse_range(h: &str) -> Result<usize, String> {
         .map_err(|e| format!("bad hunk header {h:?}: {e}"))
 }
 
-/// The position of `block` in `lines` nearest to `want`.
-fn find_block(lines: &[String], block: &[String], want: usize) -> Option<usize> {
+/// Where a hunk's expected lines are in a file.
+enum Found {
+    One(usize),
+    None,
+    Many,
+}
+
+/// The one position of `block` in `lines`; a block that occurs more than
+/// once is ambiguous (applying it at the nearest match could plant the bug
+/// in the wrong place once the file has moved).
+fn find_block(lines: &[String], block: &[String], want: usize) -> Found {
     if block.is_empty() {
-        return Some(want.min(lines.len()));
+        return Found::One(want.min(lines.len()));
     }
     if block.len() > lines.len() {
-        return None;
+        return Found::None;
     }
     let last = lines.len() - block.len();
-    (0..=last)
+    let hits: Vec<usize> = (0..=last)
         .filter(|&i| lines[i..i + block.len()] == *block)
-        .min_by_key(|&i| i.abs_diff(want))
+        .collect();
+    match hits.len() {
+        0 => Found::None,
+        1 => Found::One(hits[0]),
+        _ => Found::Many,
+    }
 }
 
 /// The catalogue: every `*.patch` in `dir`, sorted by name.
@@ -263,12 +286,16 @@ mod tests {
         );
     }
 
-    /// A patch whose context is gone fails loudly, naming file and hunk.
+    /// A patch whose context is gone fails loudly, naming file and hunk; so
+    /// does one whose context now occurs twice.
     #[test]
     fn a_patch_that_no_longer_applies_is_an_error() {
         let p = Patch::parse(PATCH).unwrap();
         let e = p.apply_to_text("x.rs", "a\nX\nc\ny\nz\n").unwrap_err();
         assert!(e.contains("x.rs") && e.contains("line 2"), "{e}");
+        let twice = "a\nb\nc\ny\nz\na\nb\nc\n";
+        let e = p.apply_to_text("x.rs", twice).unwrap_err();
+        assert!(e.contains("ambiguous"), "{e}");
         assert!(Patch::parse("no bug line\n+++ b/x\n@@ -1 +1 @@\n-a\n+b\n").is_err());
     }
 
