@@ -10,7 +10,11 @@ use crate::eraftpb::{
 impl From<(Vec<u64>, Vec<u64>)> for ConfState {
     /// `(voters, learners)`.
     fn from((voters, learners): (Vec<u64>, Vec<u64>)) -> ConfState {
-        ConfState { voters, learners }
+        ConfState {
+            voters,
+            learners,
+            ..Default::default()
+        }
     }
 }
 
@@ -55,9 +59,11 @@ pub fn is_response_msg(t: MessageType) -> bool {
 
 impl fmt::Display for Entry {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let kind = match self.entry_type() {
-            EntryType::EntryNormal => "",
-            EntryType::EntryConfChange => " conf-change",
+        let kind = match EntryType::try_from(self.entry_type) {
+            Ok(EntryType::EntryNormal) => String::new(),
+            Ok(EntryType::EntryConfChange) => " conf-change".into(),
+            Ok(EntryType::EntryConfChangeV2) => " conf-change-v2".into(),
+            Err(_) => format!(" unknown-type-{}", self.entry_type),
         };
         write!(
             f,
@@ -82,7 +88,15 @@ impl fmt::Display for HardState {
 
 impl fmt::Display for ConfState {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "voters={:?} learners={:?}", self.voters, self.learners)
+        write!(f, "voters={:?} learners={:?}", self.voters, self.learners)?;
+        if !self.voters_outgoing.is_empty() || !self.learners_next.is_empty() {
+            write!(
+                f,
+                " voters_outgoing={:?} learners_next={:?} auto_leave={}",
+                self.voters_outgoing, self.learners_next, self.auto_leave
+            )?;
+        }
+        Ok(())
     }
 }
 

@@ -39,7 +39,9 @@ pub struct Config {
     /// The last index the application applied before a restart; entries up
     /// to it are not handed out again.
     pub applied: u64,
-    /// Bytes of entries in one `MsgAppend` (at least one entry is always sent).
+    /// Bytes of entries in one `MsgAppend` (at least one entry is always
+    /// sent, so 0 means one entry per message, as in raft-rs);
+    /// [`NO_LIMIT`](crate::NO_LIMIT) for none.
     pub max_size_per_msg: u64,
     /// Appends a leader keeps in flight per follower in replicate state.
     pub max_inflight_msgs: usize,
@@ -155,9 +157,6 @@ impl Config {
         }
         if self.max_inflight_msgs == 0 {
             return bad("max_inflight_msgs: must be greater than 0".into());
-        }
-        if self.max_size_per_msg == 0 {
-            return bad("max_size_per_msg: must be greater than 0 (use NO_LIMIT for none)".into());
         }
         if self.read_only_option == ReadOnlyOption::LeaseBased && !self.check_quorum {
             return bad("read_only_option: LeaseBased requires check_quorum".into());
