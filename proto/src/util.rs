@@ -23,7 +23,8 @@ impl From<(Vec<u64>, Vec<u64>)> for ConfState {
 /// `MsgCheckQuorum`.
 ///
 /// ```
-/// use tinyraft_proto::eraftpb::{is_local_msg, MessageType};
+/// # mod tinyraft { pub use tinyraft_proto::{eraftpb, prost}; }
+/// use tinyraft::eraftpb::{is_local_msg, MessageType};
 /// assert!(is_local_msg(MessageType::MsgHup));
 /// assert!(!is_local_msg(MessageType::MsgAppend));
 /// ```
@@ -41,7 +42,8 @@ pub fn is_local_msg(t: MessageType) -> bool {
 /// Whether `t` answers a request (a response's sender must be a known peer).
 ///
 /// ```
-/// use tinyraft_proto::eraftpb::{is_response_msg, MessageType};
+/// # mod tinyraft { pub use tinyraft_proto::{eraftpb, prost}; }
+/// use tinyraft::eraftpb::{is_response_msg, MessageType};
 /// assert!(is_response_msg(MessageType::MsgAppendResponse));
 /// assert!(!is_response_msg(MessageType::MsgRequestVote));
 /// ```

@@ -11,6 +11,9 @@
 //! A joining node knows no membership: it waits (never campaigns) until
 //! the leader reaches it, and takes the membership from the snapshot the
 //! leader sends (`Ready::snapshot`), which it persists like any snapshot.
+//! So that the snapshot also carries the state machine, every node records
+//! a snapshot of its key-value map (`MemStorageCore::create_snapshot`) after
+//! each batch it applies; `MemStorage::snapshot` hands the latest one out.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -68,7 +71,7 @@ struct Node {
     peers: BTreeMap<u64, Sender<Message>>,
     /// The state machine: applied `put key value` commands.
     kv: BTreeMap<u64, String>,
-    /// How many proposals this node applied, for main to watch.
+    /// How many keys this node's state machine holds, for main to watch.
     applied: Arc<AtomicUsize>,
 }
 
@@ -180,8 +183,9 @@ impl Node {
 
         if let Some(snapshot) = ready.snapshot.take() {
             // A joining node learns the membership (and the leader's log
-            // position) from this snapshot; a real engine also restores its
-            // state machine from `snapshot.data` here.
+            // position) from this snapshot, and its state machine from the
+            // snapshot's data.
+            self.restore(&snapshot.data);
             self.store
                 .wl()
                 .apply_snapshot(snapshot)
@@ -193,6 +197,7 @@ impl Node {
         }
         self.send(std::mem::take(&mut ready.persisted_messages));
 
+        let last_applied = ready.committed_entries.last().map(|e| e.index);
         for entry in std::mem::take(&mut ready.committed_entries) {
             self.apply(&entry);
             if self.raft.raft.state == StateRole::Leader {
@@ -203,7 +208,34 @@ impl Node {
                 }
             }
         }
+        if let Some(index) = last_applied {
+            // The state machine as of `index`, with the membership as of
+            // `index` (conf changes take effect when applied).
+            let cs = self.raft.raft.prs().conf_state();
+            let image = self.image();
+            // Out of date only if a received snapshot is already newer.
+            let _ = self
+                .store
+                .wl()
+                .create_snapshot(index, Some(cs), image.into());
+        }
         self.raft.advance(ready);
+    }
+
+    /// The state machine as snapshot data: one `key value` line per key.
+    fn image(&self) -> Vec<u8> {
+        let text: String = self.kv.iter().map(|(k, v)| format!("{k} {v}\n")).collect();
+        text.into_bytes()
+    }
+
+    /// Replaces the state machine with a snapshot's image.
+    fn restore(&mut self, data: &[u8]) {
+        self.kv = String::from_utf8_lossy(data)
+            .lines()
+            .filter_map(|l| l.split_once(' '))
+            .map(|(k, v)| (k.parse().expect("numeric key"), v.to_string()))
+            .collect();
+        self.applied.store(self.kv.len(), Ordering::SeqCst);
     }
 
     fn apply(&mut self, entry: &Entry) {
@@ -220,7 +252,7 @@ impl Node {
                 {
                     let key = key.parse().expect("numeric key");
                     self.kv.insert(key, value.to_string());
-                    self.applied.fetch_add(1, Ordering::SeqCst);
+                    self.applied.store(self.kv.len(), Ordering::SeqCst);
                 }
             }
             EntryType::EntryConfChange => {
@@ -305,7 +337,14 @@ fn main() {
         .iter()
         .any(|c| c.load(Ordering::SeqCst) < PROPOSALS as usize)
     {
-        assert!(Instant::now() < deadline, "followers did not catch up");
+        assert!(
+            Instant::now() < deadline,
+            "followers did not catch up: applied {:?}",
+            counters
+                .iter()
+                .map(|c| c.load(Ordering::SeqCst))
+                .collect::<Vec<_>>()
+        );
         thread::sleep(Duration::from_millis(10));
     }
     stop.store(true, Ordering::SeqCst);

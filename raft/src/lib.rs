@@ -119,6 +119,7 @@ mod replication;
 mod snapshot;
 mod tracker;
 mod transfer;
+mod uncommitted;
 mod validate;
 
 pub use tinyraft_log::storage;
@@ -132,7 +133,7 @@ pub use crate::errors::{Error, Result};
 pub use crate::raft::{CAMPAIGN_TRANSFER, INVALID_ID, Raft, SoftState, StateRole};
 pub use crate::raw_node::{RawNode, SnapshotStatus, Status};
 pub use crate::read_only::ReadState;
-pub use crate::ready::Ready;
+pub use crate::ready::{LightReady, Ready};
 pub use crate::tracker::{Inflights, Progress, ProgressState, ProgressTracker};
 
 /// "No limit" for `max_size_per_msg` and other byte limits.
@@ -189,9 +190,8 @@ pub mod prelude {
     };
     pub use crate::storage::{MemStorage, RaftState, Storage};
     pub use crate::{
-        Config, Progress, Raft, RawNode, ReadState, Ready, SnapshotStatus, SoftState, StateRole,
-        Status,
+        Config, LightReady, Progress, Raft, RawNode, ReadState, Ready, SnapshotStatus, SoftState,
+        StateRole, Status,
     };
-    // Async persistence and joint consensus add `LightReady` and
-    // `ConfChangeI` here when they land (API.md "Additions").
+    // Joint consensus adds `ConfChangeI` here when it lands.
 }

@@ -30,7 +30,8 @@ pub const MAX_LOG_INDEX: u64 = u64::MAX - 1;
 /// Errors of [`Storage`] and of the log built on it.
 ///
 /// ```
-/// use tinyraft_log::StorageError;
+/// # mod tinyraft { pub use tinyraft_log::*; pub use tinyraft_log::storage::{RaftState, Storage}; pub use tinyraft_proto::{eraftpb, prost}; pub mod util { pub use tinyraft_log::storage::{entry_size, limit_size}; } }
+/// use tinyraft::StorageError;
 /// assert_eq!(StorageError::Compacted.to_string(), "log compacted: the requested index is below the first available entry");
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -87,8 +88,9 @@ impl RaftState {
 /// Raft decisions (for example, a leader sends a snapshot on `Compacted`).
 ///
 /// ```
-/// use tinyraft_log::storage::{MemStorage, Storage};
-/// use tinyraft_proto::eraftpb::Entry;
+/// # mod tinyraft { pub use tinyraft_log::*; pub use tinyraft_log::storage::{RaftState, Storage}; pub use tinyraft_proto::{eraftpb, prost}; pub mod util { pub use tinyraft_log::storage::{entry_size, limit_size}; } }
+/// use tinyraft::storage::{MemStorage, Storage};
+/// use tinyraft::eraftpb::Entry;
 ///
 /// let s = MemStorage::new_with_conf_state((vec![1, 2, 3], vec![]));
 /// s.wl().append(&[Entry { index: 1, term: 1, ..Default::default() }]).unwrap();
@@ -141,8 +143,9 @@ pub trait Storage {
 /// [`entry_size`], as raft-rs's `limit_size` counts them.
 ///
 /// ```
-/// use tinyraft_log::storage::{entry_size, limit_size};
-/// use tinyraft_proto::eraftpb::Entry;
+/// # mod tinyraft { pub use tinyraft_log::*; pub use tinyraft_log::storage::{RaftState, Storage}; pub use tinyraft_proto::{eraftpb, prost}; pub mod util { pub use tinyraft_log::storage::{entry_size, limit_size}; } }
+/// use tinyraft::util::{entry_size, limit_size};
+/// use tinyraft::eraftpb::Entry;
 ///
 /// let e = |i| Entry { index: i, term: 1, data: vec![0u8; 10].into(), ..Default::default() };
 /// let mut ents = vec![e(1), e(2), e(3)];
