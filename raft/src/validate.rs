@@ -1,4 +1,4 @@
-//! Malformed-message checks: what API.md lists as `InvalidMessage`, found
+//! Malformed-message checks: what [`Error::InvalidMessage`] is for, found
 //! before any state changes. Everything well formed but stale or
 //! inconsistent is left to Raft's rules.
 
@@ -39,8 +39,10 @@ fn invalid(s: String) -> Result<()> {
 
 /// Checks `m`, addressed to node `id` of cluster `cluster_id` (0: unset),
 /// for defects no correct sender produces: an unknown message type, another
-/// node's or another cluster's message, and the malformed shapes API.md
-/// lists.
+/// node's or another cluster's message, entries not contiguous from
+/// `index + 1`, entry terms decreasing or above the message term, index
+/// arithmetic that overflows, a `MsgSnapshot` without snapshot or metadata,
+/// and a proposal entry of unknown type.
 pub(crate) fn validate_message(id: u64, cluster_id: u64, m: &Message) -> Result<()> {
     let Ok(t) = MessageType::try_from(m.msg_type) else {
         return invalid(format!("unknown message type {}", m.msg_type));
@@ -159,7 +161,7 @@ mod tests {
         matches!(r, Err(Error::InvalidMessage(_)))
     }
 
-    /// API.md "Invalid input": exactly these defects are InvalidMessage.
+    /// The invalid-input rule: exactly these defects are InvalidMessage.
     #[test]
     fn malformed_appends_are_invalid_message() {
         assert!(validate_message(1, 0, &app(3, 2, &[(4, 1), (5, 2)])).is_ok());
