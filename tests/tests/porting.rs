@@ -236,3 +236,28 @@ fn max_size_per_msg_zero_means_one_entry_per_append() {
         "entries per append: {sizes:?}"
     );
 }
+
+/// A raft-rs leader may replicate an `EntryConfChangeV2`: a tinyraft
+/// follower stores it and hands it out committed under its own type (2),
+/// never as a V1 change or a normal entry, and does not act on it.
+#[test]
+fn committed_conf_change_v2_entry_is_handed_out_as_v2_and_not_applied() {
+    let mut n = new_raw_node(2, &[1, 2, 3]);
+    let mut e = entry_data(1, 1, ConfChangeV2::default().encode_to_vec());
+    e.set_entry_type(EntryType::EntryConfChangeV2);
+    n.step(append_msg(1, 2, 1, 0, 0, 1, vec![e]))
+        .expect("a V2 entry from a leader is well formed");
+    let mut kinds = vec![];
+    while n.has_ready() {
+        let rd = n.ready();
+        n.store().wl().append(&rd.entries).expect("append");
+        if let Some(hs) = rd.hs {
+            n.store().wl().set_hardstate(hs);
+        }
+        kinds.extend(rd.committed_entries.iter().map(|e| e.entry_type));
+        n.advance(rd);
+    }
+    assert_eq!(kinds, vec![EntryType::EntryConfChangeV2 as i32]);
+    assert_eq!(n.raft.prs().voter_ids(), vec![1, 2, 3], "membership changed");
+    assert_eq!(n.raft.raft_log.applied, 1);
+}
