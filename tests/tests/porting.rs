@@ -258,6 +258,10 @@ fn committed_conf_change_v2_entry_is_handed_out_as_v2_and_not_applied() {
         n.advance(rd);
     }
     assert_eq!(kinds, vec![EntryType::EntryConfChangeV2 as i32]);
-    assert_eq!(n.raft.prs().voter_ids(), vec![1, 2, 3], "membership changed");
+    assert_eq!(
+        n.raft.prs().voter_ids(),
+        vec![1, 2, 3],
+        "membership changed"
+    );
     assert_eq!(n.raft.raft_log.applied, 1);
 }
