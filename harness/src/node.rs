@@ -485,8 +485,10 @@ fn apply_entry(
         kv: None,
         conf: None,
     };
-    match e.entry_type() {
-        EntryType::EntryConfChange if !e.data.is_empty() => {
+    // EntryConfChangeV2 (not applied until joint consensus lands) and unknown
+    // types are skipped, never read as another kind.
+    match EntryType::try_from(e.entry_type) {
+        Ok(EntryType::EntryConfChange) if !e.data.is_empty() => {
             if let Ok(cc) = ConfChange::decode(&e.data[..]) {
                 if let Ok(cs) = raw.apply_conf_change(&cc) {
                     store.wl().set_conf_state(cs.clone());
@@ -494,8 +496,8 @@ fn apply_entry(
                 }
             }
         }
-        EntryType::EntryConfChange => {}
-        EntryType::EntryNormal => {
+        Ok(EntryType::EntryConfChange | EntryType::EntryConfChangeV2) | Err(_) => {}
+        Ok(EntryType::EntryNormal) => {
             if let Some(cmd) = Command::decode(&e.data) {
                 let r = kv.apply(&cmd);
                 a.kv = Some((cmd, r));

@@ -258,6 +258,8 @@
 #![forbid(unsafe_code)]
 
 mod config;
+#[cfg(feature = "default-logger")]
+mod default_logger;
 mod election;
 mod errors;
 mod membership;
@@ -274,6 +276,7 @@ mod uncommitted;
 mod validate;
 
 pub use tinyraft_log::storage;
+pub use tinyraft_log::storage::{RaftState, Storage};
 pub use tinyraft_log::{RaftLog, StorageError};
 pub use tinyraft_proto::eraftpb;
 pub use tinyraft_proto::prost;
@@ -288,3 +291,60 @@ pub use crate::tracker::{Inflights, Progress, ProgressState, ProgressTracker};
 
 /// "No limit" for `max_size_per_msg` and other byte limits.
 pub const NO_LIMIT: u64 = u64::MAX;
+
+/// Porting from raft-rs: every raft-rs item a port touches, side by side
+/// with tinyraft's, and the behaviour differences. (Documentation only;
+/// its examples are doc-tested.)
+#[doc = include_str!("../docs/porting.md")]
+pub mod porting {}
+
+// The crate README's example is doc-tested too.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;
+
+/// Helpers an engine's own [`Storage`] uses to behave as the core expects:
+/// [`limit_size`](util::limit_size) is the entry-size bound of
+/// [`Storage::entries`] (at most `max_size` encoded bytes, at least one
+/// entry), counting each entry as [`entry_size`](util::entry_size) does.
+///
+/// ```
+/// use tinyraft::eraftpb::Entry;
+/// use tinyraft::util::{entry_size, limit_size};
+///
+/// let mut ents: Vec<Entry> = (1..=3)
+///     .map(|i| Entry { index: i, term: 1, data: "payload".into(), ..Default::default() })
+///     .collect();
+/// let one = entry_size(&ents[0]);
+/// limit_size(&mut ents, Some(one));
+/// assert_eq!(ents.len(), 1);
+/// ```
+pub mod util {
+    pub use tinyraft_log::storage::{entry_size, limit_size};
+}
+
+/// What a raft-rs program imports with `use raft::prelude::*`, under the
+/// same names: `use tinyraft::prelude::*;`.
+///
+/// ```
+/// use tinyraft::prelude::*;
+///
+/// let store = MemStorage::new_with_conf_state((vec![1], vec![]));
+/// let mut node = RawNode::with_default_logger(&Config::new(1), store).unwrap();
+/// node.campaign().unwrap();
+/// let rd: Ready = node.ready();
+/// assert_eq!(rd.ss.map(|ss| ss.raft_state), Some(StateRole::Leader));
+/// let _: Option<(Entry, Message, HardState, ConfState, Snapshot)> = None;
+/// ```
+pub mod prelude {
+    pub use crate::eraftpb::{
+        ConfChange, ConfChangeSingle, ConfChangeTransition, ConfChangeType, ConfChangeV2,
+        ConfState, Entry, EntryType, HardState, Message, MessageType, Snapshot, SnapshotMetadata,
+    };
+    pub use crate::storage::{MemStorage, RaftState, Storage};
+    pub use crate::{
+        Config, LightReady, Progress, Raft, RawNode, ReadState, Ready, SnapshotStatus, SoftState,
+        StateRole, Status,
+    };
+    // Joint consensus adds `ConfChangeI` here when it lands.
+}
