@@ -743,17 +743,16 @@ impl<S: Storage> RaftLog<S> {
         };
         let lo = self.unstable.offset.max(store_first);
         // The storage compacted beyond `upto`: it holds them in a snapshot.
-        let mut shown = lo > upto;
-        if !shown {
-            if let Ok(stored) = self.store.entries(lo, upto + 1, None) {
-                let mine = self.unstable.slice(lo, upto + 1);
-                shown = stored.len() == mine.len()
-                    && stored
-                        .iter()
-                        .zip(mine)
-                        .all(|(a, b)| a.index == b.index && a.term == b.term);
-            }
-        }
+        // Otherwise it shows them if it has our entries at both ends of
+        // `[lo, upto]`: the storage only ever holds versions of this node's
+        // log, so by Log Matching (§5.3) an entry of the same index and term
+        // means the same entries up to it. Only terms are read: copying the
+        // range back out just to compare it cost a copy of every entry.
+        let same_term = |i: u64| {
+            let mine = self.unstable.maybe_term(i);
+            mine.is_some() && self.store.term(i).ok() == mine
+        };
+        let shown = lo > upto || (same_term(upto) && same_term(lo));
         if shown {
             let mut upto = upto;
             if upto == last && self.store.last_index() != Ok(last) {

@@ -30,6 +30,22 @@ pub struct ProgressTracker {
     learners: BTreeSet<u64>,
     votes: BTreeMap<u64, bool>,
     max_inflight: usize,
+    /// The encoded size of the last append queued to each member, keyed by
+    /// what identifies that message's entries (see [`QueuedAppend`]), so
+    /// batching a proposal into it does not re-measure the whole batch.
+    queued_appends: BTreeMap<u64, QueuedAppend>,
+}
+
+/// What identifies an append message's entries within a leader's log (its
+/// term, the index before its first entry and its last entry's index), and
+/// their encoded size. Within one term the leader's log never changes, so
+/// equal keys mean equal entries.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct QueuedAppend {
+    pub term: u64,
+    pub prev: u64,
+    pub last: u64,
+    pub size: u64,
 }
 
 impl ProgressTracker {
@@ -41,6 +57,7 @@ impl ProgressTracker {
             learners: BTreeSet::new(),
             votes: BTreeMap::new(),
             max_inflight,
+            queued_appends: BTreeMap::new(),
         }
     }
 
@@ -51,6 +68,7 @@ impl ProgressTracker {
         self.voters.clear();
         self.learners.clear();
         self.votes.clear();
+        self.queued_appends.clear();
         for &id in &cs.voters {
             self.add_voter(id, next_idx);
         }
@@ -95,6 +113,39 @@ impl ProgressTracker {
     /// Every member id (voters and learners), sorted.
     pub fn member_ids(&self) -> Vec<u64> {
         self.progress.keys().copied().collect()
+    }
+
+    /// The smallest member id above `id` (`0` gives the first): walks the
+    /// members in id order without allocating, while the caller keeps
+    /// `&mut` access to everything else between steps.
+    pub(crate) fn member_after(&self, id: u64) -> Option<u64> {
+        use std::ops::Bound::{Excluded, Unbounded};
+        self.progress
+            .range((Excluded(id), Unbounded))
+            .next()
+            .map(|(&k, _)| k)
+    }
+
+    /// The size recorded for the append queued to `to`, if it is the one
+    /// identified by `term`, `prev` and `last`.
+    pub(crate) fn queued_append_size(
+        &self,
+        to: u64,
+        term: u64,
+        prev: u64,
+        last: u64,
+    ) -> Option<u64> {
+        self.queued_appends
+            .get(&to)
+            .filter(|q| q.term == term && q.prev == prev && q.last == last)
+            .map(|q| q.size)
+    }
+
+    /// Records the size of the append now queued to `to`.
+    pub(crate) fn set_queued_append(&mut self, to: u64, q: QueuedAppend) {
+        if self.progress.contains_key(&to) {
+            self.queued_appends.insert(to, q);
+        }
     }
 
     /// The membership as a `ConfState` (sorted lists).
@@ -160,6 +211,7 @@ impl ProgressTracker {
         self.learners.remove(&id);
         self.progress.remove(&id);
         self.votes.remove(&id);
+        self.queued_appends.remove(&id);
     }
 
     /// Forgets the votes of the last election.
@@ -286,6 +338,43 @@ mod tests {
         assert!(t.quorum_recently_active(1));
         assert!(!t.get(2).unwrap().recent_active);
         assert!(!t.quorum_recently_active(1));
+    }
+
+    /// Broadcasts walk the members in id order (Raft §5.3: every follower
+    /// gets its append) without collecting them first.
+    #[test]
+    fn member_after_walks_members_in_order() {
+        let t = tracker(&[3, 1, 7], &[5]);
+        let mut seen = vec![];
+        let mut cur = 0;
+        while let Some(id) = t.member_after(cur) {
+            seen.push(id);
+            cur = id;
+        }
+        assert_eq!(seen, vec![1, 3, 5, 7]);
+        assert_eq!(seen, t.member_ids());
+        assert_eq!(tracker(&[], &[]).member_after(0), None);
+    }
+
+    /// A recorded append size answers only for the same message (term,
+    /// prev, last) and is forgotten with the member.
+    #[test]
+    fn queued_append_size_is_keyed_by_message() {
+        let mut t = tracker(&[1, 2], &[]);
+        let q = QueuedAppend {
+            term: 2,
+            prev: 4,
+            last: 9,
+            size: 700,
+        };
+        t.set_queued_append(2, q);
+        t.set_queued_append(9, q);
+        assert_eq!(t.queued_append_size(2, 2, 4, 9), Some(700));
+        assert_eq!(t.queued_append_size(2, 3, 4, 9), None);
+        assert_eq!(t.queued_append_size(2, 2, 4, 10), None);
+        assert_eq!(t.queued_append_size(9, 2, 4, 9), None);
+        t.remove(2);
+        assert_eq!(t.queued_append_size(2, 2, 4, 9), None);
     }
 
     #[test]

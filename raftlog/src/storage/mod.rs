@@ -131,24 +131,26 @@ pub trait Storage {
     fn snapshot(&self, request_index: u64, to: u64) -> Result<Snapshot>;
 }
 
-/// Cuts `ents` to the longest prefix whose encoded size stays within
-/// `max_size`, keeping at least one entry so a single large entry can still
-/// make progress. `None` keeps everything.
-pub(crate) fn limit_size(ents: &mut Vec<Entry>, max_size: Option<u64>) {
-    let Some(max) = max_size else { return };
+/// How many entries of `ents` fit in `max_size` bytes: the longest prefix
+/// whose encoded size stays within it, but at least one entry, so a single
+/// large entry can still make progress (`None`: all of them).
+pub(crate) fn fitting_prefix(ents: &[Entry], max_size: Option<u64>) -> usize {
+    let Some(max) = max_size else {
+        return ents.len();
+    };
     if ents.len() <= 1 {
-        return;
+        return ents.len();
     }
     let mut size: u64 = 0;
     let mut keep = 0;
-    for e in ents.iter() {
+    for e in ents {
         size = size.saturating_add(entry_size(e));
         if keep > 0 && size > max {
             break;
         }
         keep += 1;
     }
-    ents.truncate(keep);
+    keep
 }
 
 /// The encoded size of one entry, the unit `max_size` limits count in.
