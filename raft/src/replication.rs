@@ -201,9 +201,9 @@ impl<S: Storage> Raft<S> {
 
     /// Sends appends to every member that may receive one.
     pub fn bcast_append(&mut self) {
-        let mut cur = 0;
-        while let Some(id) = self.prs.member_after(cur) {
-            cur = id;
+        let mut i = 0;
+        while let Some(id) = self.prs.member_at(i) {
+            i += 1;
             if id != self.id {
                 self.send_append(id);
             }
@@ -218,9 +218,9 @@ impl<S: Storage> Raft<S> {
     }
 
     pub(crate) fn bcast_heartbeat_with_ctx(&mut self, ctx: Option<Bytes>) {
-        let mut cur = 0;
-        while let Some(id) = self.prs.member_after(cur) {
-            cur = id;
+        let mut i = 0;
+        while let Some(id) = self.prs.member_at(i) {
+            i += 1;
             if id != self.id {
                 self.send_heartbeat(id, ctx.clone());
             }

@@ -416,7 +416,42 @@ impl<S: Storage> RaftLog<S> {
         self.last_index()
     }
 
+    /// [`append`](Self::append), taking the entries by value: they move
+    /// into the log instead of being cloned (a leader's fresh proposals).
+    ///
+    /// ```
+    /// use slog::{Discard, Logger, o};
+    /// use tinyraft_log::RaftLog;
+    /// use tinyraft_log::storage::MemStorage;
+    /// use tinyraft_proto::eraftpb::Entry;
+    ///
+    /// let mut log = RaftLog::new(MemStorage::new(), Logger::root(Discard, o!()));
+    /// let e = |index| Entry { index, term: 1, data: "x".into(), ..Default::default() };
+    /// assert_eq!(log.append_owned(vec![e(1), e(2)]), 2);
+    /// assert_eq!(log.append_owned(vec![e(4)]), 2, "a gap is refused");
+    /// assert_eq!(log.unstable_entries(), &[e(1), e(2)]);
+    /// ```
+    pub fn append_owned(&mut self, ents: Vec<Entry>) -> u64 {
+        match self.check_append(&ents) {
+            Ok(()) => self.unstable.truncate_and_append_owned(ents),
+            Err(reason) => {
+                error!(self.logger, "refusing to append entries"; "reason" => reason,
+                    "committed" => self.committed, "last_index" => self.last_index());
+            }
+        }
+        self.last_index()
+    }
+
     fn try_append(&mut self, ents: &[Entry]) -> std::result::Result<(), String> {
+        self.check_append(ents)?;
+        self.unstable.truncate_and_append(ents);
+        Ok(())
+    }
+
+    /// Checks `ents` for [`append`](Self::append) and moves `stabled` and
+    /// the unstable offset as appending them requires; the caller then puts
+    /// them into the unstable segment.
+    fn check_append(&mut self, ents: &[Entry]) -> std::result::Result<(), String> {
         let (Some(first), Some(last)) = (ents.first(), ents.last()) else {
             return Ok(());
         };
@@ -465,7 +500,6 @@ impl<S: Storage> RaftLog<S> {
         if after <= self.stabled {
             self.stabled = after - 1;
         }
-        self.unstable.truncate_and_append(ents);
         Ok(())
     }
 

@@ -26,6 +26,8 @@ use crate::quorum::{self, VoteResult};
 #[derive(Clone, Debug)]
 pub struct ProgressTracker {
     progress: BTreeMap<u64, Progress>,
+    /// The keys of `progress`, sorted: broadcasts walk them by position.
+    ids: Vec<u64>,
     voters: BTreeSet<u64>,
     learners: BTreeSet<u64>,
     votes: BTreeMap<u64, bool>,
@@ -53,6 +55,7 @@ impl ProgressTracker {
     pub fn new(max_inflight: usize) -> ProgressTracker {
         ProgressTracker {
             progress: BTreeMap::new(),
+            ids: Vec::new(),
             voters: BTreeSet::new(),
             learners: BTreeSet::new(),
             votes: BTreeMap::new(),
@@ -65,6 +68,7 @@ impl ProgressTracker {
     /// probing from `next_idx`.
     pub fn apply_conf_state(&mut self, cs: &ConfState, next_idx: u64) {
         self.progress.clear();
+        self.ids.clear();
         self.voters.clear();
         self.learners.clear();
         self.votes.clear();
@@ -115,15 +119,16 @@ impl ProgressTracker {
         self.progress.keys().copied().collect()
     }
 
-    /// The smallest member id above `id` (`0` gives the first): walks the
-    /// members in id order without allocating, while the caller keeps
-    /// `&mut` access to everything else between steps.
-    pub(crate) fn member_after(&self, id: u64) -> Option<u64> {
-        use std::ops::Bound::{Excluded, Unbounded};
-        self.progress
-            .range((Excluded(id), Unbounded))
-            .next()
-            .map(|(&k, _)| k)
+    /// The `i`-th member id in id order: broadcasts walk the members by
+    /// position, without allocating, while keeping `&mut` access to
+    /// everything else between steps.
+    pub(crate) fn member_at(&self, i: usize) -> Option<u64> {
+        self.ids.get(i).copied()
+    }
+
+    fn sync_ids(&mut self) {
+        self.ids.clear();
+        self.ids.extend(self.progress.keys().copied());
     }
 
     /// The size recorded for the append queued to `to`, if it is the one
@@ -187,9 +192,10 @@ impl ProgressTracker {
         self.learners.remove(&id);
         self.voters.insert(id);
         let cap = self.max_inflight;
-        self.progress
-            .entry(id)
-            .or_insert_with(|| Progress::new(next_idx, cap));
+        if let std::collections::btree_map::Entry::Vacant(v) = self.progress.entry(id) {
+            v.insert(Progress::new(next_idx, cap));
+            self.sync_ids();
+        }
     }
 
     /// Adds `id` as a learner; a voter stays a voter (a demotion is not a
@@ -200,16 +206,19 @@ impl ProgressTracker {
         }
         self.learners.insert(id);
         let cap = self.max_inflight;
-        self.progress
-            .entry(id)
-            .or_insert_with(|| Progress::new(next_idx, cap));
+        if let std::collections::btree_map::Entry::Vacant(v) = self.progress.entry(id) {
+            v.insert(Progress::new(next_idx, cap));
+            self.sync_ids();
+        }
     }
 
     /// Removes member `id` (no-op if absent).
     pub fn remove(&mut self, id: u64) {
         self.voters.remove(&id);
         self.learners.remove(&id);
-        self.progress.remove(&id);
+        if self.progress.remove(&id).is_some() {
+            self.sync_ids();
+        }
         self.votes.remove(&id);
         self.queued_appends.remove(&id);
     }
@@ -341,19 +350,26 @@ mod tests {
     }
 
     /// Broadcasts walk the members in id order (Raft §5.3: every follower
-    /// gets its append) without collecting them first.
+    /// gets its append) by position, through membership changes.
     #[test]
-    fn member_after_walks_members_in_order() {
-        let t = tracker(&[3, 1, 7], &[5]);
-        let mut seen = vec![];
-        let mut cur = 0;
-        while let Some(id) = t.member_after(cur) {
-            seen.push(id);
-            cur = id;
-        }
-        assert_eq!(seen, vec![1, 3, 5, 7]);
-        assert_eq!(seen, t.member_ids());
-        assert_eq!(tracker(&[], &[]).member_after(0), None);
+    fn member_at_walks_members_in_order() {
+        let walk = |t: &ProgressTracker| {
+            let mut seen = vec![];
+            while let Some(id) = t.member_at(seen.len()) {
+                seen.push(id);
+            }
+            seen
+        };
+        let mut t = tracker(&[3, 1, 7], &[5]);
+        assert_eq!(walk(&t), vec![1, 3, 5, 7]);
+        assert_eq!(walk(&t), t.member_ids());
+        t.add_learner(4, 1);
+        t.add_voter(5, 1);
+        t.remove(1);
+        assert_eq!(walk(&t), vec![3, 4, 5, 7]);
+        t.apply_conf_state(&(vec![2], vec![]).into(), 1);
+        assert_eq!(walk(&t), vec![2]);
+        assert_eq!(walk(&tracker(&[], &[])), Vec::<u64>::new());
     }
 
     /// A recorded append size answers only for the same message (term,
