@@ -117,6 +117,7 @@ mod replication;
 mod snapshot;
 mod tracker;
 mod transfer;
+mod uncommitted;
 mod validate;
 
 pub use tinyraft_log::storage;
@@ -129,7 +130,7 @@ pub use crate::errors::{Error, Result};
 pub use crate::raft::{CAMPAIGN_TRANSFER, INVALID_ID, Raft, SoftState, StateRole};
 pub use crate::raw_node::{RawNode, SnapshotStatus, Status};
 pub use crate::read_only::ReadState;
-pub use crate::ready::Ready;
+pub use crate::ready::{LightReady, Ready};
 pub use crate::tracker::{Inflights, Progress, ProgressState, ProgressTracker};
 
 /// "No limit" for `max_size_per_msg` and other byte limits.

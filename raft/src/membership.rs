@@ -36,6 +36,11 @@ impl<S: Storage> Raft<S> {
         let Some(cc) = decode_conf_change(&e.data) else {
             return refuse("entry data is not a ConfChange".into());
         };
+        if ConfChangeType::try_from(cc.change_type).is_err() {
+            // prost would read an unknown type as AddNode; the log must only
+            // carry changes every node can apply.
+            return refuse(format!("unknown conf change type {}", cc.change_type));
+        }
         if cc.node_id == INVALID_ID {
             return refuse("node id 0 is not a node".into());
         }
@@ -89,9 +94,13 @@ impl<S: Storage> Raft<S> {
                 warn!(self.logger, "removed from the voters; stepping down"; "term" => self.term);
                 let term = self.term;
                 self.become_follower(term, INVALID_ID);
-            } else if self.maybe_commit() {
-                // Fewer voters may mean a smaller quorum already holds more.
-                self.on_commit_advanced();
+            } else {
+                if self.maybe_commit() {
+                    // Fewer voters may mean a smaller quorum already holds more.
+                    self.on_commit_advanced();
+                }
+                // ...and already acknowledged a pending read.
+                self.release_reads_confirmed_by_quorum();
             }
         }
         Ok(self.conf_state())
@@ -102,6 +111,7 @@ impl<S: Storage> Raft<S> {
     fn mark_new_member_active(&mut self, id: u64) {
         if let Some(pr) = self.prs.get_mut(id) {
             pr.recent_active = true;
+            pr.active_by_grace = true;
         }
     }
 }

@@ -16,6 +16,7 @@ use crate::config::Config;
 use crate::errors::{Error, Result};
 use crate::read_only::{ReadOnly, ReadState};
 use crate::tracker::ProgressTracker;
+use crate::uncommitted::UncommittedBudget;
 
 /// "No node": the value of `leader_id` and `vote` when there is none.
 pub const INVALID_ID: u64 = 0;
@@ -76,6 +77,11 @@ pub struct Raft<S: Storage> {
 
     pub(crate) prs: ProgressTracker,
     pub(crate) election_elapsed: usize,
+    /// Ticks since the current leader transfer started.
+    pub(crate) transfer_elapsed: usize,
+    /// A leader transfer started in this term: lease reads are off until the
+    /// next role change.
+    pub(crate) lease_revoked: bool,
     pub(crate) heartbeat_elapsed: usize,
     pub(crate) election_timeout: usize,
     pub(crate) heartbeat_timeout: usize,
@@ -88,6 +94,7 @@ pub struct Raft<S: Storage> {
     pub(crate) max_msg_size: u64,
     pub(crate) max_inflight: usize,
     pub(crate) read_only: ReadOnly,
+    pub(crate) uncommitted: UncommittedBudget,
     /// Read requests that arrived before this leader committed an entry of
     /// its term (etcd #7331): answered once it has.
     pub(crate) pending_read_index_msgs: Vec<Message>,
@@ -140,6 +147,8 @@ impl<S: Storage> Raft<S> {
             read_states: Vec::new(),
             prs: ProgressTracker::new(c.max_inflight_msgs),
             election_elapsed: 0,
+            transfer_elapsed: 0,
+            lease_revoked: false,
             heartbeat_elapsed: 0,
             election_timeout: c.election_tick,
             heartbeat_timeout: c.heartbeat_tick,
@@ -152,6 +161,7 @@ impl<S: Storage> Raft<S> {
             max_msg_size: c.max_size_per_msg,
             max_inflight: c.max_inflight_msgs,
             read_only: ReadOnly::new(c.read_only_option),
+            uncommitted: UncommittedBudget::new(c.max_uncommitted_size),
             pending_read_index_msgs: Vec::new(),
             rng: ChaCha8Rng::seed_from_u64(mix(c.seed, c.id)),
             logger,
@@ -239,6 +249,8 @@ impl<S: Storage> Raft<S> {
         self.heartbeat_elapsed = 0;
         self.reset_randomized_election_timeout();
         self.abort_leader_transfer();
+        self.transfer_elapsed = 0;
+        self.lease_revoked = false;
         self.prs.reset_votes();
         let last = self.raft_log.last_index();
         let persisted = self.persisted_index();
@@ -252,6 +264,7 @@ impl<S: Storage> Raft<S> {
         }
         self.pending_conf_index = 0;
         self.read_only.reset();
+        self.uncommitted.reset();
         self.pending_read_index_msgs.clear();
     }
 
@@ -359,10 +372,13 @@ impl<S: Storage> Raft<S> {
         true
     }
 
-    /// Queues `m` for sending, stamping `from` and (for messages that carry
+    /// Queues `m` for sending, stamping `from` (unless it is a forwarded
+    /// request that already names its origin) and (for messages that carry
     /// one) the term.
     pub(crate) fn send(&mut self, mut m: Message) {
-        m.from = self.id;
+        if m.from == INVALID_ID {
+            m.from = self.id;
+        }
         match m.msg_type() {
             // Vote traffic carries its own term (a pre-vote asks at term + 1).
             MessageType::MsgRequestVote
@@ -404,6 +420,13 @@ impl<S: Storage> Raft<S> {
     fn tick_heartbeat(&mut self) {
         self.heartbeat_elapsed = self.heartbeat_elapsed.saturating_add(1);
         self.election_elapsed = self.election_elapsed.saturating_add(1);
+        if self.lead_transferee.is_some() {
+            // A transfer that did not finish within an election timeout is abandoned.
+            self.transfer_elapsed = self.transfer_elapsed.saturating_add(1);
+            if self.transfer_elapsed >= self.election_timeout {
+                self.abort_leader_transfer();
+            }
+        }
         if self.election_elapsed >= self.election_timeout {
             self.election_elapsed = 0;
             if self.check_quorum {
@@ -413,10 +436,6 @@ impl<S: Storage> Raft<S> {
                     ..Default::default()
                 };
                 let _ = self.step(m);
-            }
-            // A transfer that did not finish within an election timeout is abandoned.
-            if self.state == StateRole::Leader && self.lead_transferee.is_some() {
-                self.abort_leader_transfer();
             }
             if self.state == StateRole::Leader {
                 self.expire_snapshots();

@@ -2,17 +2,21 @@
 //! feed it ticks, messages and proposals, take [`Ready`]s, persist, send,
 //! apply, and [`advance`](RawNode::advance).
 
+use std::collections::VecDeque;
+
 use bytes::Bytes;
-use slog::Logger;
+use slog::{Logger, debug, warn};
 use tinyraft_log::storage::Storage;
 use tinyraft_proto::eraftpb::{
-    ConfChange, ConfState, Entry, EntryType, HardState, Message, MessageType, is_local_msg,
+    ConfChange, ConfState, Entry, EntryType, HardState, Message, MessageType, Snapshot,
+    is_local_msg,
 };
 
+use crate::NO_LIMIT;
 use crate::config::Config;
 use crate::errors::{Error, Result};
 use crate::raft::{Raft, SoftState, StateRole};
-use crate::ready::{Ready, needs_persistence};
+use crate::ready::{LightReady, Ready, needs_persistence};
 use crate::tracker::ProgressTracker;
 
 /// How the application reports a snapshot it was asked to send.
@@ -67,36 +71,33 @@ pub struct Status {
 pub struct RawNode<S: Storage> {
     /// The node itself.
     pub raft: Raft<S>,
+    /// Soft and hard state as last handed out.
     prev_ss: SoftState,
     prev_hs: HardState,
-    /// What the last `ready()` handed out, so `advance` works even if the
-    /// application moved fields out of the `Ready` (`std::mem::take`).
-    handed_out: Option<ReadyRecord>,
+    max_committed_size_per_ready: Option<u64>,
+    /// The number of the last Ready handed out.
+    last_number: u64,
+    /// Readies handed out whose writes are not yet reported durable, oldest
+    /// first.
+    records: VecDeque<ReadyRecord>,
+    /// The last entry handed out for persistence (index, term). Entries are
+    /// handed out once; if the log replaces this one, the cursor falls back.
+    entries_cursor: Option<(u64, u64)>,
+    /// The pending snapshot handed out (index, term), so it is handed out once.
+    snapshot_cursor: Option<(u64, u64)>,
+    /// The last committed index handed out for applying: each committed
+    /// entry is handed out once, however many Readies are outstanding.
+    committed_cursor: u64,
 }
 
-/// The parts of a handed-out `Ready` that `advance` acts on.
+/// What a handed-out `Ready` asked to persist, so it can be acknowledged by
+/// number even if the application moved fields out of the `Ready`.
 #[derive(Clone, Debug, Default)]
 struct ReadyRecord {
-    ss: Option<SoftState>,
-    hs: Option<HardState>,
+    number: u64,
     last_entry: Option<(u64, u64)>,
     snapshot_index: Option<u64>,
     last_committed: Option<u64>,
-}
-
-impl ReadyRecord {
-    fn of(rd: &Ready) -> ReadyRecord {
-        ReadyRecord {
-            ss: rd.ss.clone(),
-            hs: rd.hs,
-            last_entry: rd.entries.last().map(|e| (e.index, e.term)),
-            snapshot_index: rd
-                .snapshot
-                .as_ref()
-                .map(|s| s.metadata.as_ref().map_or(0, |m| m.index)),
-            last_committed: rd.committed_entries.last().map(|e| e.index),
-        }
-    }
 }
 
 impl<S: Storage> RawNode<S> {
@@ -105,11 +106,18 @@ impl<S: Storage> RawNode<S> {
         let raft = Raft::new(c, store, logger)?;
         let prev_ss = raft.soft_state();
         let prev_hs = raft.hard_state();
+        let committed_cursor = raft.raft_log.applied;
         Ok(RawNode {
             raft,
             prev_ss,
             prev_hs,
-            handed_out: None,
+            max_committed_size_per_ready: (c.max_committed_size_per_ready != NO_LIMIT)
+                .then_some(c.max_committed_size_per_ready),
+            last_number: 0,
+            records: VecDeque::new(),
+            entries_cursor: None,
+            snapshot_cursor: None,
+            committed_cursor,
         })
     }
 
@@ -224,73 +232,224 @@ impl<S: Storage> RawNode<S> {
         r.soft_state() != self.prev_ss
             || r.hard_state() != self.prev_hs
             || !r.msgs.is_empty()
-            || !r.raft_log.unstable_entries().is_empty()
-            || r.raft_log.unstable_snapshot().is_some()
-            || r.raft_log.has_next_entries()
+            || !self.new_entries().is_empty()
+            || self.new_snapshot().is_some()
+            || self.next_committed_range().is_some()
             || !r.read_states.is_empty()
     }
 
-    /// Takes the next batch of work. Call [`advance`](Self::advance) with it
+    /// Unstable entries not handed out yet.
+    fn new_entries(&self) -> &[Entry] {
+        let log = &self.raft.raft_log;
+        let ents = log.unstable_entries();
+        let after = match self.entries_cursor {
+            // Still this log's entry: everything up to it was handed out.
+            Some((i, t)) if log.match_term(i, t) => i,
+            // Replaced (or never set): hand out every unstable entry again.
+            _ => 0,
+        };
+        match ents.first() {
+            Some(f) if after >= f.index => {
+                let skip = (after - f.index + 1).min(ents.len() as u64) as usize;
+                &ents[skip..]
+            }
+            _ => ents,
+        }
+    }
+
+    /// The pending snapshot, if not handed out yet.
+    fn new_snapshot(&self) -> Option<&Snapshot> {
+        let s = self.raft.raft_log.unstable_snapshot()?;
+        let id = s.metadata.as_ref().map(|m| (m.index, m.term));
+        (id != self.snapshot_cursor).then_some(s)
+    }
+
+    /// `[lo, hi]` of committed, locally durable entries not handed out yet.
+    fn next_committed_range(&self) -> Option<(u64, u64)> {
+        let log = &self.raft.raft_log;
+        let lo = log
+            .applied
+            .max(self.committed_cursor)
+            .saturating_add(1)
+            .max(log.first_index());
+        let hi = log.committed.min(log.stabled).min(log.last_index());
+        (hi >= lo).then_some((lo, hi))
+    }
+
+    /// Hands out the committed entries not handed out yet (at most
+    /// `max_committed_size_per_ready` bytes, at least one entry).
+    fn take_committed(&mut self) -> Vec<Entry> {
+        let Some((lo, hi)) = self.next_committed_range() else {
+            return Vec::new();
+        };
+        match self
+            .raft
+            .raft_log
+            .slice(lo, hi.saturating_add(1), self.max_committed_size_per_ready)
+        {
+            Ok(ents) => {
+                if let Some(e) = ents.last() {
+                    self.committed_cursor = e.index;
+                }
+                ents
+            }
+            Err(e) => {
+                warn!(self.raft.logger, "failed to read committed entries";
+                    "low" => lo, "high" => hi, "err" => %e);
+                Vec::new()
+            }
+        }
+    }
+
+    /// Takes the next batch of work. Each piece of work is handed out once:
+    /// several Readies may be outstanding (see
+    /// [`on_persist_ready`](Self::on_persist_ready)); call
+    /// [`advance`](Self::advance) (or the `advance_append*` family) with it
     /// once handled.
     pub fn ready(&mut self) -> Ready {
-        let r = &mut self.raft;
         let mut rd = Ready::default();
-        let ss = r.soft_state();
+        let ss = self.raft.soft_state();
         if ss != self.prev_ss {
-            rd.ss = Some(ss);
+            rd.ss = Some(ss.clone());
+            self.prev_ss = ss;
         }
-        let hs = r.hard_state();
+        let hs = self.raft.hard_state();
         if hs != self.prev_hs {
             rd.must_sync = hs.term != self.prev_hs.term || hs.vote != self.prev_hs.vote;
             rd.hs = Some(hs);
+            self.prev_hs = hs;
         }
-        rd.snapshot = r.raft_log.unstable_snapshot().cloned();
-        rd.entries = r.raft_log.unstable_entries().to_vec();
-        if !rd.entries.is_empty() {
+        if let Some(snap) = self.new_snapshot().cloned() {
+            self.snapshot_cursor = snap.metadata.as_ref().map(|m| (m.index, m.term));
+            rd.snapshot = Some(snap);
+        }
+        rd.entries = self.new_entries().to_vec();
+        if let Some(e) = rd.entries.last() {
+            self.entries_cursor = Some((e.index, e.term));
+        }
+        // A snapshot or entries are acknowledged by `persisted_messages`
+        // (append answers) and needed for safety: they must be durable.
+        if rd.snapshot.is_some() || !rd.entries.is_empty() {
             rd.must_sync = true;
         }
         // With a snapshot pending, entries below it cannot be applied yet.
         if rd.snapshot.is_none() {
-            rd.committed_entries = r.raft_log.next_entries().unwrap_or_default();
+            rd.committed_entries = self.take_committed();
         }
-        for m in std::mem::take(&mut r.msgs) {
+        for m in std::mem::take(&mut self.raft.msgs) {
             if needs_persistence(m.msg_type()) {
                 rd.persisted_messages.push(m);
             } else {
                 rd.messages.push(m);
             }
         }
-        rd.read_states = std::mem::take(&mut r.read_states);
-        self.handed_out = Some(ReadyRecord::of(&rd));
+        rd.read_states = std::mem::take(&mut self.raft.read_states);
+        self.last_number += 1;
+        rd.number = self.last_number;
+        self.records.push_back(ReadyRecord {
+            number: rd.number,
+            last_entry: rd.entries.last().map(|e| (e.index, e.term)),
+            snapshot_index: rd
+                .snapshot
+                .as_ref()
+                .map(|s| s.metadata.as_ref().map_or(0, |m| m.index)),
+            last_committed: rd.committed_entries.last().map(|e| e.index),
+        });
         rd
     }
 
-    /// The application handled `rd`: its snapshot and entries are durable,
-    /// its hard state saved, its committed entries applied. What is
-    /// acknowledged is what [`ready`](Self::ready) handed out, so fields the
-    /// application moved out of `rd` still count.
+    /// The application handled `rd` completely: its snapshot and entries are
+    /// durable, its hard state saved, its committed entries applied, its
+    /// messages sent. Follow-up work (a commit this made possible, say)
+    /// comes in the next Ready. Earlier outstanding Readies count as durable
+    /// too. What is acknowledged is what [`ready`](Self::ready) handed out,
+    /// so fields the application moved out of `rd` still count.
     pub fn advance(&mut self, rd: Ready) {
-        let rec = match self.handed_out.take() {
-            Some(rec) => rec,
-            None => ReadyRecord::of(&rd),
-        };
+        let number = rd.number;
         drop(rd);
-        if let Some(ss) = rec.ss {
-            self.prev_ss = ss;
-        }
-        if let Some(hs) = rec.hs {
-            self.prev_hs = hs;
-        }
-        if let Some(index) = rec.snapshot_index {
-            self.raft.on_persist_snap(index);
+        let applied = self
+            .records
+            .iter()
+            .take_while(|r| r.number <= number)
+            .filter_map(|r| r.last_committed)
+            .max();
+        self.on_persist_ready(number);
+        if let Some(index) = applied {
             self.raft.commit_apply(index);
         }
-        if let Some((index, term)) = rec.last_entry {
-            self.raft.on_persist_entries(index, term);
+    }
+
+    /// `rd`'s writes are durable now (written synchronously); applying is
+    /// left to [`advance_apply`](Self::advance_apply) or
+    /// [`advance_apply_to`](Self::advance_apply_to). Returns the follow-up
+    /// at once: a moved commit index, entries now safe to apply, and
+    /// messages to send.
+    pub fn advance_append(&mut self, rd: Ready) -> LightReady {
+        let number = rd.number;
+        drop(rd);
+        self.on_persist_ready(number);
+        self.light_ready()
+    }
+
+    /// `rd`'s writes are under way in the background; report them with
+    /// [`on_persist_ready`](Self::on_persist_ready) once durable. Meanwhile
+    /// [`ready`](Self::ready) may be called again: it hands out only what is
+    /// new. (Everything needed to acknowledge `rd` later was recorded when it
+    /// was handed out, so this only consumes it.)
+    pub fn advance_append_async(&mut self, rd: Ready) {
+        debug!(self.raft.logger, "ready persisting in the background"; "number" => rd.number);
+    }
+
+    /// Every Ready numbered up to `number` is durable: the log counts its
+    /// entries as stable (a leader may now count itself toward a commit),
+    /// and a snapshot it carried is installed (applied moves to its index).
+    /// Unknown or repeated numbers are ignored.
+    pub fn on_persist_ready(&mut self, number: u64) {
+        while self.records.front().is_some_and(|r| r.number <= number) {
+            let Some(rec) = self.records.pop_front() else {
+                break;
+            };
+            if let Some(index) = rec.snapshot_index {
+                self.raft.on_persist_snap(index);
+                self.raft.commit_apply(index);
+                self.committed_cursor = self.committed_cursor.max(index);
+            }
+            if let Some((index, term)) = rec.last_entry {
+                self.raft.on_persist_entries(index, term);
+            }
         }
-        if let Some(index) = rec.last_committed {
-            self.raft.commit_apply(index);
+    }
+
+    /// Everything handed out as committed has been applied.
+    pub fn advance_apply(&mut self) {
+        let index = self.committed_cursor;
+        self.raft.commit_apply(index);
+    }
+
+    /// Entries up to `applied` have been applied (never beyond the commit
+    /// index; never backwards).
+    pub fn advance_apply_to(&mut self, applied: u64) {
+        self.raft.commit_apply(applied);
+    }
+
+    /// The follow-up of a durable write: commit index, entries to apply, and
+    /// the messages that need no further persistence.
+    fn light_ready(&mut self) -> LightReady {
+        let mut light = LightReady::default();
+        let commit = self.raft.raft_log.committed;
+        if commit != self.prev_hs.commit {
+            light.commit_index = Some(commit);
+            self.prev_hs.commit = commit;
         }
+        light.committed_entries = self.take_committed();
+        // Messages that depend on durable state not handed out yet stay for
+        // the next Ready, whose writes they wait for.
+        let (later, now): (Vec<Message>, Vec<Message>) = std::mem::take(&mut self.raft.msgs)
+            .into_iter()
+            .partition(|m| needs_persistence(m.msg_type()));
+        self.raft.msgs = later;
+        light.messages = now;
+        light
     }
 
     /// The storage this node reads its log from.

@@ -118,7 +118,9 @@ impl<S: Storage> Raft<S> {
             return;
         }
         match self.read_only.option() {
-            ReadOnlyOption::LeaseBased if self.prs.has_active_quorum(self.id) => {
+            ReadOnlyOption::LeaseBased
+                if !self.lease_revoked && self.prs.has_active_quorum(self.id) =>
+            {
                 self.respond_read(m, index)
             }
             _ => {
@@ -162,6 +164,31 @@ impl<S: Storage> Raft<S> {
                 ..Default::default()
             };
             self.send(m);
+        }
+    }
+
+    /// After a membership change: reads whose acknowledgements already form
+    /// a quorum of the new configuration are confirmed (and every read
+    /// queued before them), instead of waiting for acks that may never come
+    /// (a removed node's, say).
+    pub(crate) fn release_reads_confirmed_by_quorum(&mut self) {
+        let prs = &self.prs;
+        let last = self
+            .read_only
+            .queue
+            .iter()
+            .rev()
+            .find(|ctx| {
+                self.read_only
+                    .pending
+                    .get(*ctx)
+                    .is_some_and(|st| prs.has_quorum(&st.acks))
+            })
+            .cloned();
+        if let Some(ctx) = last {
+            for st in self.read_only.advance(&ctx) {
+                self.respond_read(st.req, st.index);
+            }
         }
     }
 

@@ -253,6 +253,7 @@ impl<S: Storage> Raft<S> {
     /// ride the next append or heartbeat) and release waiting reads.
     pub(crate) fn on_commit_advanced(&mut self) {
         debug!(self.logger, "commit advanced"; "commit" => self.raft_log.committed);
+        self.uncommitted.release_to(self.raft_log.committed);
         // A pending conf change is always announced at once, so members learn
         // the new configuration promptly.
         let conf_pending = self.pending_conf_index > self.raft_log.applied;
@@ -276,6 +277,11 @@ impl<S: Storage> Raft<S> {
             info!(self.logger, "leader transfer in progress; dropping proposal"; "transferee" => t);
             return Err(Error::ProposalDropped);
         }
+        let bytes: u64 = m.entries.iter().map(|e| e.data.len() as u64).sum();
+        if !self.uncommitted.allows(bytes) {
+            debug!(self.logger, "uncommitted size limit reached; dropping proposal"; "bytes" => bytes);
+            return Err(Error::ProposalDropped);
+        }
         let first = self.raft_log.last_index().saturating_add(1);
         let mut conf_index = None;
         for (i, e) in m.entries.iter().enumerate() {
@@ -297,6 +303,7 @@ impl<S: Storage> Raft<S> {
         if let Some(i) = conf_index {
             self.pending_conf_index = i;
         }
+        self.uncommitted.add(self.raft_log.last_index(), bytes);
         self.bcast_append();
         Ok(())
     }
@@ -394,7 +401,11 @@ impl<S: Storage> Raft<S> {
         };
         pr.recent_active = true;
         if m.reject && m.index == 0 {
-            self.send_membership_snapshot(from);
+            // A node that knows no membership (see `handle_append`): only a
+            // snapshot, persisted before it acts on it, can tell it.
+            if pr.state != ProgressState::Snapshot {
+                self.send_snapshot(from);
+            }
             return;
         }
         if m.reject {
@@ -426,7 +437,7 @@ impl<S: Storage> Raft<S> {
         let old_paused = pr.is_paused();
         if !pr.maybe_update(m.index) {
             if pr.state == ProgressState::Snapshot && m.index >= pr.pending_snapshot {
-                // The (membership-only) snapshot was taken: resume probing.
+                // The snapshot was answered at or past its index: resume probing.
                 pr.become_probe();
                 self.send_append(from);
             }

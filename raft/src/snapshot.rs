@@ -4,7 +4,7 @@
 use slog::{debug, info, warn};
 use tinyraft_log::StorageError;
 use tinyraft_log::storage::Storage;
-use tinyraft_proto::eraftpb::{Message, MessageType, Snapshot, SnapshotMetadata};
+use tinyraft_proto::eraftpb::{Message, MessageType, Snapshot};
 
 use crate::raft::Raft;
 use crate::tracker::ProgressState;
@@ -15,8 +15,17 @@ impl<S: Storage> Raft<S> {
     /// A snapshot the storage cannot produce yet leaves `to` probing: the
     /// next heartbeat answer retries.
     pub(crate) fn send_snapshot(&mut self, to: u64) -> bool {
-        // The snapshot must cover at least everything compacted away.
-        let need = self.raft_log.first_index().saturating_sub(1);
+        if !self.prs.get(to).is_some_and(|pr| pr.recent_active) {
+            // A snapshot is expensive to build and send; a follower that has
+            // not answered lately may be down (raft-rs's rule). It is retried
+            // once the follower answers a heartbeat.
+            debug!(self.logger, "not sending a snapshot to a follower not recently active"; "to" => to);
+            return false;
+        }
+        // The snapshot must cover at least everything compacted away, and
+        // carry a real index: a node that knows no membership learns it from
+        // the snapshot's conf state, which it persists before acting on it.
+        let need = self.raft_log.first_index().saturating_sub(1).max(1);
         let snap = match self.raft_log.snapshot(need, to) {
             Ok(s) => s,
             Err(StorageError::SnapshotTemporarilyUnavailable) => {
@@ -66,19 +75,6 @@ impl<S: Storage> Raft<S> {
             return;
         };
         let committed = self.raft_log.committed;
-        if !self.prs.has_members() && meta.index <= committed {
-            let cs = meta.conf_state.clone().unwrap_or_default();
-            if cs.voters.contains(&self.id) || cs.learners.contains(&self.id) {
-                // A node waiting to be added learns the membership from its
-                // leader; replaying the log's later changes on top of it
-                // converges (each change sets one node's role outright).
-                info!(self.logger, "adopting membership from the leader"; "conf_state" => %cs);
-                let next = self.raft_log.last_index().saturating_add(1);
-                self.prs.apply_conf_state(&cs, next);
-                self.send_append_ack(from, committed);
-                return;
-            }
-        }
         if meta.index <= committed {
             // Nothing new: tell the leader how far we are so it moves on.
             debug!(self.logger, "ignoring stale snapshot"; "index" => meta.index, "committed" => committed);
@@ -87,14 +83,19 @@ impl<S: Storage> Raft<S> {
         }
         let cs = meta.conf_state.clone().unwrap_or_default();
         if !cs.voters.contains(&self.id) && !cs.learners.contains(&self.id) {
-            // The leader adds a node before snapshotting for it: a snapshot
-            // leaving us out is not ours to install.
+            // Made before we were added: not ours to install (we would leave
+            // our own group). Answer with our commit index, as etcd does, so
+            // the leader stops waiting on it; its next attempt asks the
+            // storage for a snapshot that includes us.
             warn!(self.logger, "ignoring snapshot whose conf state excludes this node";
                 "index" => meta.index, "conf_state" => %cs);
+            self.send_append_ack(from, committed);
             return;
         }
-        if self.raft_log.match_term(meta.index, meta.term) {
+        if self.prs.has_members() && self.raft_log.match_term(meta.index, meta.term) {
             // We already have the entries: just commit up to the snapshot.
+            // (A node that knows no membership installs it instead: the
+            // membership it needs is only in the snapshot.)
             info!(self.logger, "fast-forwarding commit to snapshot"; "index" => meta.index);
             if let Err(e) = self.raft_log.commit_to(meta.index) {
                 warn!(self.logger, "commit to snapshot failed"; "err" => %e);
@@ -109,32 +110,14 @@ impl<S: Storage> Raft<S> {
             self.send_append_ack(from, c);
             return;
         }
+        // The membership is acted on now and handed out with the snapshot in
+        // the next Ready; the answer below waits for it to be durable.
         info!(self.logger, "restored snapshot"; "index" => meta.index, "term" => meta.term,
             "conf_state" => %cs);
         let next = self.raft_log.last_index().saturating_add(1);
         self.prs.apply_conf_state(&cs, next);
         let last = self.raft_log.last_index();
         self.send_append_ack(from, last);
-    }
-
-    /// Answers a follower that knows no membership (see `handle_append`)
-    /// with a snapshot carrying only the current membership, at index 0: it
-    /// changes no log, and the follower replays the log on top of it.
-    pub(crate) fn send_membership_snapshot(&mut self, to: u64) {
-        if !self.prs.is_member(to) {
-            return;
-        }
-        let cs = self.prs.conf_state();
-        info!(self.logger, "sending membership to a node that has none"; "to" => to, "conf_state" => %cs);
-        let snap = Snapshot {
-            metadata: Some(SnapshotMetadata {
-                conf_state: Some(cs),
-                index: 0,
-                term: 0,
-            }),
-            ..Default::default()
-        };
-        self.send_snapshot_msg(to, snap);
     }
 
     fn send_append_ack(&mut self, to: u64, index: u64) {

@@ -36,9 +36,17 @@ impl<S: Storage> Raft<S> {
             debug!(self.logger, "already leader; transfer to self is a no-op");
             return;
         }
-        // The transfer must finish within an election timeout, or it is abandoned.
-        self.election_elapsed = 0;
+        // The transfer must finish within an election timeout, or it is
+        // abandoned. It runs on its own clock: `election_elapsed` is also the
+        // check-quorum clock, and restarting that would let a leader cut off
+        // from the majority buy another timeout of leadership (and lease) with
+        // every transfer request.
+        self.transfer_elapsed = 0;
         self.lead_transferee = Some(transferee);
+        // Thesis §6.4.1: the transferee may be elected before our lease runs
+        // out (voters grant it inside their lease), so from now on this term
+        // confirms every read with a heartbeat round.
+        self.lease_revoked = true;
         info!(self.logger, "transferring leadership"; "to" => transferee, "term" => self.term);
         let last = self.raft_log.last_index();
         if self

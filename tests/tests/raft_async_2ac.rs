@@ -211,6 +211,7 @@ fn run(seed: u64, rounds: usize) -> usize {
     }
     // Quiesce: deliver and sync everything, ticking, until a leader commits a final entry.
     let mut done = false;
+    let mut proposed_in = None;
     for _ in 0..2000 {
         for id in 1..=N {
             w.take_ready(id);
@@ -231,14 +232,22 @@ fn run(seed: u64, rounds: usize) -> usize {
             .find(|(_, n)| n.rn.raft.state == StateRole::Leader)
             .map(|(id, _)| *id);
         if let Some(l) = leader {
-            if !done {
-                done = w
+            // A proposal accepted by a leader that then loses its term may
+            // be overwritten (Raft promises nothing for it): propose again
+            // to each new leader until it is applied.
+            let term = w.nodes[&l].rn.raft.term;
+            if proposed_in != Some(term) {
+                let ok = w
                     .nodes
                     .get_mut(&l)
                     .expect("leader")
                     .rn
                     .propose("", "final")
                     .is_ok();
+                if ok {
+                    proposed_in = Some(term);
+                    done = true;
+                }
             }
         }
         if done && w.applied.values().any(|(_, d)| d == b"final") {

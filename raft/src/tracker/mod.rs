@@ -279,17 +279,25 @@ impl ProgressTracker {
                 active += 1;
             }
             pr.recent_active = false;
+            pr.active_by_grace = false;
         }
         !self.voters.is_empty() && active >= quorum::majority(self.voters.len())
     }
 
-    /// Whether a majority of voters is currently marked active (without
-    /// clearing anything): used by lease reads.
+    /// Whether a majority of voters was actually heard from this round
+    /// (without clearing anything): used by lease reads. Members marked
+    /// active only because they were just added do not count.
     pub fn has_active_quorum(&self, self_id: u64) -> bool {
         let active = self
             .voters
             .iter()
-            .filter(|id| **id == self_id || self.progress.get(id).is_some_and(|p| p.recent_active))
+            .filter(|id| {
+                **id == self_id
+                    || self
+                        .progress
+                        .get(id)
+                        .is_some_and(|p| p.recent_active && !p.active_by_grace)
+            })
             .count();
         !self.voters.is_empty() && active >= quorum::majority(self.voters.len())
     }

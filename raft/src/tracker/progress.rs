@@ -38,6 +38,12 @@ pub struct Progress {
     pub state: ProgressState,
     /// Whether the member was heard from since the last check-quorum round.
     pub recent_active: bool,
+    /// `recent_active` was granted, not earned: the member was added this
+    /// round and has had no chance to answer. It spares check-quorum a
+    /// spurious step-down, but never counts toward a read lease (thesis
+    /// §6.4.1: only members that actually heard from the leader promise not
+    /// to elect another).
+    pub active_by_grace: bool,
     /// In probe state: an append is in flight, so wait.
     pub probe_sent: bool,
     /// In snapshot state: the index of the snapshot being sent.
@@ -57,6 +63,7 @@ impl Progress {
             next_idx,
             state: ProgressState::Probe,
             recent_active: false,
+            active_by_grace: false,
             probe_sent: false,
             pending_snapshot: 0,
             ins: Inflights::new(ins_size),
