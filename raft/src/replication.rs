@@ -136,10 +136,11 @@ impl<S: Storage> Raft<S> {
         let new = unstable.get(start..).filter(|n| !n.is_empty())?;
         let (term, max) = (self.term, self.max_msg_size);
         let m = Self::queued_append_at(&mut self.msgs, to, term, prev)?;
-        let old = self
-            .prs
-            .queued_append_size(to, term, m.index, prev)
-            .unwrap_or_else(|| m.entries.iter().map(entry_size).sum());
+        let record = self.prs.queued_append_mut(to, term, m.index, prev);
+        let old = match &record {
+            Some(q) => q.size,
+            None => m.entries.iter().map(entry_size).sum(),
+        };
         // As `entries(next, max)` would: at most `max` bytes, at least one.
         let mut add = 0u64;
         let mut take = 0;
@@ -158,13 +159,21 @@ impl<S: Storage> Raft<S> {
         m.entries.extend_from_slice(&new[..take]);
         m.commit = self.raft_log.committed;
         let last = new[take - 1].index;
-        let q = QueuedAppend {
-            term,
-            prev: m.index,
-            last,
-            size,
-        };
-        self.prs.set_queued_append(to, q);
+        match record {
+            Some(q) => {
+                q.last = last;
+                q.size = size;
+            }
+            None => {
+                let q = QueuedAppend {
+                    term,
+                    prev: m.index,
+                    last,
+                    size,
+                };
+                self.prs.set_queued_append(to, q);
+            }
+        }
         Some(last)
     }
 
@@ -179,10 +188,10 @@ impl<S: Storage> Raft<S> {
         let Some(m) = Self::queued_append_at(&mut self.msgs, to, term, prev) else {
             return false;
         };
-        let old = self
-            .prs
-            .queued_append_size(to, term, m.index, prev)
-            .unwrap_or_else(|| m.entries.iter().map(entry_size).sum());
+        let old = match self.prs.queued_append_mut(to, term, m.index, prev) {
+            Some(q) => q.size,
+            None => m.entries.iter().map(entry_size).sum(),
+        };
         let size = old.saturating_add(ents.iter().map(entry_size).sum::<u64>());
         if size > max && !m.entries.is_empty() {
             return false;

@@ -131,24 +131,26 @@ impl ProgressTracker {
         self.ids.extend(self.progress.keys().copied());
     }
 
-    /// The size recorded for the append queued to `to`, if it is the one
-    /// identified by `term`, `prev` and `last`.
-    pub(crate) fn queued_append_size(
-        &self,
+    /// The record of the append queued to `to`, if it is the one
+    /// identified by `term`, `prev` and `last` (to read its size and update
+    /// it in place as the append grows).
+    pub(crate) fn queued_append_mut(
+        &mut self,
         to: u64,
         term: u64,
         prev: u64,
         last: u64,
-    ) -> Option<u64> {
+    ) -> Option<&mut QueuedAppend> {
         self.queued_appends
-            .get(&to)
+            .get_mut(&to)
             .filter(|q| q.term == term && q.prev == prev && q.last == last)
-            .map(|q| q.size)
     }
 
     /// Records the size of the append now queued to `to`.
     pub(crate) fn set_queued_append(&mut self, to: u64, q: QueuedAppend) {
-        if self.progress.contains_key(&to) {
+        if let Some(slot) = self.queued_appends.get_mut(&to) {
+            *slot = q;
+        } else if self.progress.contains_key(&to) {
             self.queued_appends.insert(to, q);
         }
     }
@@ -393,12 +395,24 @@ mod tests {
         };
         t.set_queued_append(2, q);
         t.set_queued_append(9, q);
-        assert_eq!(t.queued_append_size(2, 2, 4, 9), Some(700));
-        assert_eq!(t.queued_append_size(2, 3, 4, 9), None);
-        assert_eq!(t.queued_append_size(2, 2, 4, 10), None);
-        assert_eq!(t.queued_append_size(9, 2, 4, 9), None);
+        let size = |t: &mut ProgressTracker, to, term, prev, last| {
+            t.queued_append_mut(to, term, prev, last).map(|q| q.size)
+        };
+        assert_eq!(size(&mut t, 2, 2, 4, 9), Some(700));
+        assert_eq!(size(&mut t, 2, 3, 4, 9), None);
+        assert_eq!(size(&mut t, 2, 2, 4, 10), None);
+        assert_eq!(size(&mut t, 9, 2, 4, 9), None, "not a member");
+        t.set_queued_append(
+            2,
+            QueuedAppend {
+                last: 10,
+                size: 800,
+                ..q
+            },
+        );
+        assert_eq!(size(&mut t, 2, 2, 4, 10), Some(800));
         t.remove(2);
-        assert_eq!(t.queued_append_size(2, 2, 4, 9), None);
+        assert_eq!(size(&mut t, 2, 2, 4, 10), None);
     }
 
     #[test]
