@@ -108,6 +108,7 @@ fn injected_ack_before_sync_bug_is_caught() {
     assert!(caught.iter().all(|i| {
         [
             "commit_quorum",
+            "durable_ack",
             "durability",
             "state_machine_safety",
             "election_safety",

@@ -126,7 +126,7 @@ pub trait Storage {
     /// The snapshot's conf state must be the membership as of its index, and
     /// should include `to`: a follower refuses to install a snapshot that
     /// leaves it out, so an engine whose latest snapshot predates `to`'s
-    /// addition builds a newer one (as [`MemStorage`](super::MemStorage)
+    /// addition builds a newer one (as [`MemStorage`]
     /// does on demand).
     fn snapshot(&self, request_index: u64, to: u64) -> Result<Snapshot>;
 }
