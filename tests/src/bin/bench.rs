@@ -307,8 +307,9 @@ fn mb(bytes: Option<u64>) -> String {
 fn per_entry(stats: &stats_alloc::Stats, entries: u64) -> String {
     let n = entries.max(1) as f64;
     format!(
-        "{:.3} allocs/entry ({:.3} reallocs), {:.0} bytes allocated/entry",
+        "{:.3} allocs/entry ({} allocations, {:.3} reallocs/entry), {:.0} bytes allocated/entry",
         stats.allocations as f64 / n,
+        stats.allocations,
         stats.reallocations as f64 / n,
         (stats.bytes_allocated + stats.bytes_reallocated.max(0) as usize) as f64 / n,
     )
