@@ -192,9 +192,14 @@ impl<S: Storage> Raft<S> {
             Some(q) => q.size,
             None => m.entries.iter().map(entry_size).sum(),
         };
-        let size = old.saturating_add(ents.iter().map(entry_size).sum::<u64>());
-        if size > max && !m.entries.is_empty() {
-            return false;
+        let mut size = old;
+        for e in ents {
+            size = size.saturating_add(entry_size(e));
+            if size > max && !m.entries.is_empty() {
+                // Stop measuring at once: a full append (a catch-up's) is
+                // not re-measured for every next one.
+                return false;
+            }
         }
         m.entries.extend_from_slice(ents);
         m.commit = commit;
