@@ -28,6 +28,7 @@ fn node(id: u64, voters: &[u64]) -> RawNode<MemStorage> {
     let store = MemStorage::new_with_conf_state(ConfState {
         voters: voters.to_vec(),
         learners: vec![],
+        ..Default::default()
     });
     let cfg = Config {
         max_size_per_msg: 1 << 20,

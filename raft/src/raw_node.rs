@@ -484,3 +484,16 @@ impl<S: Storage> RawNode<S> {
         }
     }
 }
+
+impl<S: Storage> RawNode<S> {
+    /// [`RawNode::new`] with a ready-made logger, as raft-rs's
+    /// `default-logger` feature gives: human-readable `slog-term` lines on
+    /// stderr at INFO and above (no per-message or per-commit DEBUG lines,
+    /// in debug builds too). Pass your own `slog::Logger` to
+    /// [`RawNode::new`] for anything else. (Cargo feature `default-logger`,
+    /// on by default.)
+    #[cfg(feature = "default-logger")]
+    pub fn with_default_logger(c: &Config, store: S) -> Result<RawNode<S>> {
+        RawNode::new(c, store, &crate::default_logger::stderr_logger())
+    }
+}

@@ -119,6 +119,7 @@ impl Cluster {
             let store = MemStorage::new_with_conf_state(ConfState {
                 voters: voters.clone(),
                 learners: vec![],
+                ..Default::default()
             });
             let node = RawNode::new(&config(id), store.clone(), &logger)
                 .map_err(|e| format!("node {id}: {e}"))?;
