@@ -551,7 +551,17 @@ impl Cluster {
     /// or into the page cache when no fsync is needed), and applies what is
     /// committed (now, or in a later apply step).
     pub(crate) fn drive(&mut self, id: u64) {
+        let mut readies = 0u32;
         loop {
+            readies += 1;
+            if readies > 10_000 {
+                // A core that always has a Ready would hang the engine.
+                self.breach((
+                    "ready_progress",
+                    format!("node {id}: has_ready stayed true for 10,000 Readies in a row"),
+                ));
+                return;
+            }
             let now = self.world.now();
             let Some(node) = self.nodes.get_mut(&id) else {
                 return;
@@ -581,6 +591,7 @@ impl Cluster {
             } else {
                 rd.must_sync
             };
+            let twice = node.record_handed_out(&rd.committed_entries);
             let parts = WriteParts::take(&mut rd);
             let simple =
                 profile.persistence == Persistence::OneAtATime && profile.apply == Apply::WithReady;
@@ -599,9 +610,15 @@ impl Cluster {
             } else if profile.persistence == Persistence::OneAtATime {
                 Ack::AdvanceAppend(rd)
             } else {
-                raw.advance_append_async(rd);
+                if let Some(raw) = node.raw.as_mut() {
+                    raw.advance_append_async(rd);
+                }
                 Ack::OnPersist(number)
             };
+            if let Some(d) = twice {
+                self.breach(("apply_once", format!("node {id}: {d}")));
+                return;
+            }
             for m in msgs {
                 if needs_durable_state(&m) {
                     // Only the ack-before-sync bug puts these here.
@@ -733,6 +750,10 @@ impl Cluster {
             }
             Ack::AdvanceAppend(rd) => {
                 let light = raw.advance_append(rd);
+                if let Some(d) = node.record_handed_out(&light.committed_entries) {
+                    self.breach(("apply_once", format!("node {id}: {d}")));
+                    return;
+                }
                 node.apply_queue.extend(light.committed_entries);
                 for m in light.messages {
                     self.send(m);

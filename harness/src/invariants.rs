@@ -28,6 +28,8 @@
 //! - `check_quorum`: see [`crate::quorum_watch`].
 //! - `durable_ack`: a node sends an append ack or a granted vote only once
 //!   its disk holds what it promises (checked as the message is sent).
+//! - `apply_once`: the core hands each committed entry out once, in order,
+//!   however many Readies are outstanding.
 
 use std::collections::BTreeMap;
 use std::fmt;

@@ -249,6 +249,9 @@ pub(crate) struct SimNode {
     pub(crate) pending_reads: Vec<tinyraft::ReadState>,
     /// The membership the disk started with (before any snapshot).
     base_conf: ConfState,
+    /// The last committed index the core handed out in this life (each
+    /// committed entry is handed out once).
+    pub(crate) handed_upto: u64,
 }
 
 impl SimNode {
@@ -257,6 +260,7 @@ impl SimNode {
         let base_conf = store.rl().conf_state().clone();
         SimNode {
             base_conf,
+            handed_upto: 0,
             store,
             raw: None,
             profile,
@@ -300,6 +304,7 @@ impl SimNode {
         }
         self.store.wl().set_conf_state(conf);
         self.set_sm_applied(snap_idx);
+        self.handed_upto = snap_idx;
         self.last_snap = snap_idx;
         let mut c = cfg.clone();
         c.applied = snap_idx;
@@ -319,6 +324,20 @@ impl SimNode {
     fn set_sm_applied(&mut self, idx: u64) {
         self.sm_applied = idx;
         self.applied_cell.store(idx, Ordering::Relaxed);
+    }
+
+    /// Records committed entries the core handed out: each must come after
+    /// everything handed out before (the Ready contract: each committed
+    /// entry is handed out once, however many Readies are outstanding).
+    /// Returns the breach.
+    pub(crate) fn record_handed_out(&mut self, ents: &[Entry]) -> Option<String> {
+        let first = ents.first()?.index;
+        let last = ents.last()?.index;
+        let seen = self.handed_upto;
+        self.handed_upto = seen.max(last);
+        (first <= seen).then(|| {
+            format!("committed entries {first}..={last} handed out again (already up to {seen})")
+        })
     }
 
     /// Whether the engine may take another Ready now.
@@ -382,6 +401,7 @@ impl SimNode {
             self.apply_queue.retain(|e| e.index > idx);
             self.set_sm_applied(idx);
             self.last_snap = idx;
+            self.handed_upto = self.handed_upto.max(idx);
             out.installed_snapshot = Some(idx);
             out.wrote_hs = true;
         }
@@ -466,8 +486,10 @@ fn apply_entry(
         kv: None,
         conf: None,
     };
-    match e.entry_type() {
-        EntryType::EntryConfChange if !e.data.is_empty() => {
+    // EntryConfChangeV2 (not applied until joint consensus lands) and unknown
+    // types are skipped, never read as another kind.
+    match EntryType::try_from(e.entry_type) {
+        Ok(EntryType::EntryConfChange) if !e.data.is_empty() => {
             if let Ok(cc) = ConfChange::decode(&e.data[..]) {
                 if let Ok(cs) = raw.apply_conf_change(&cc) {
                     store.wl().set_conf_state(cs.clone());
@@ -475,8 +497,8 @@ fn apply_entry(
                 }
             }
         }
-        EntryType::EntryConfChange => {}
-        EntryType::EntryNormal => {
+        Ok(EntryType::EntryConfChange | EntryType::EntryConfChangeV2) | Err(_) => {}
+        Ok(EntryType::EntryNormal) => {
             if let Some(cmd) = Command::decode(&e.data) {
                 let r = kv.apply(&cmd);
                 a.kv = Some((cmd, r));

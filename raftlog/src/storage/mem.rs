@@ -6,7 +6,7 @@ use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use bytes::Bytes;
 use tinyraft_proto::eraftpb::{ConfState, Entry, HardState, Snapshot, SnapshotMetadata};
 
-use super::{MAX_LOG_INDEX, RaftState, Result, Storage, StorageError, limited_len};
+use super::{MAX_LOG_INDEX, RaftState, Result, Storage, StorageError, fitting_prefix};
 
 /// The data behind a [`MemStorage`] handle; reach it with [`MemStorage::wl`]
 /// (to change it) or [`MemStorage::rl`] (to read it).
@@ -74,10 +74,11 @@ impl MemStorageCore {
         }
         let lo = (low - self.first_index()) as usize;
         let hi = (high - self.first_index()) as usize;
-        // Copy only what fits: a one-entry limit over a long backlog must
-        // not clone the whole backlog on every append.
-        let range = &self.entries[lo..hi];
-        Ok(range[..limited_len(range, max_size)].to_vec())
+        // Measure first, copy only what fits: a lagging follower's range can
+        // be the whole log, and the vector must not be sized by it.
+        let ents = &self.entries[lo..hi];
+        let keep = fitting_prefix(ents, max_size);
+        Ok(ents[..keep].to_vec())
     }
 
     /// The hard state last set (or raised by [`apply_snapshot`](Self::apply_snapshot)).
@@ -126,8 +127,9 @@ impl MemStorageCore {
     /// nothing changes.
     ///
     /// ```
-    /// use tinyraft_log::storage::MemStorage;
-    /// use tinyraft_proto::eraftpb::Entry;
+    /// # mod tinyraft { pub use tinyraft_log::*; pub use tinyraft_log::storage::{RaftState, Storage}; pub use tinyraft_proto::{eraftpb, prost}; pub mod util { pub use tinyraft_log::storage::{entry_size, limit_size}; } }
+    /// use tinyraft::storage::MemStorage;
+    /// use tinyraft::eraftpb::Entry;
     /// let e = |index, term| Entry { index, term, ..Default::default() };
     ///
     /// let s = MemStorage::new();
@@ -230,8 +232,9 @@ impl MemStorageCore {
     /// below the dummy entry; `Unavailable` if `idx > last_index()`.
     ///
     /// ```
-    /// use tinyraft_log::storage::{MemStorage, Storage};
-    /// use tinyraft_proto::eraftpb::Entry;
+    /// # mod tinyraft { pub use tinyraft_log::*; pub use tinyraft_log::storage::{RaftState, Storage}; pub use tinyraft_proto::{eraftpb, prost}; pub mod util { pub use tinyraft_log::storage::{entry_size, limit_size}; } }
+    /// use tinyraft::storage::{MemStorage, Storage};
+    /// use tinyraft::eraftpb::Entry;
     ///
     /// let s = MemStorage::new_with_conf_state((vec![1], vec![]));
     /// let ents: Vec<Entry> =
@@ -361,8 +364,9 @@ fn check_contiguous(ents: &[Entry]) -> Result<()> {
 /// same log.
 ///
 /// ```
-/// use tinyraft_log::storage::{MemStorage, Storage};
-/// use tinyraft_proto::eraftpb::{Entry, HardState};
+/// # mod tinyraft { pub use tinyraft_log::*; pub use tinyraft_log::storage::{RaftState, Storage}; pub use tinyraft_proto::{eraftpb, prost}; pub mod util { pub use tinyraft_log::storage::{entry_size, limit_size}; } }
+/// use tinyraft::storage::{MemStorage, Storage};
+/// use tinyraft::eraftpb::{Entry, HardState};
 ///
 /// let s = MemStorage::new_with_conf_state((vec![1, 2, 3], vec![]));
 /// let app = s.clone(); // same log
