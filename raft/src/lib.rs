@@ -257,6 +257,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod confchange;
 mod config;
 #[cfg(feature = "default-logger")]
 mod default_logger;
