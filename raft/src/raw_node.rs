@@ -366,13 +366,15 @@ impl<S: Storage> RawNode<S> {
     /// so fields the application moved out of `rd` still count.
     pub fn advance(&mut self, rd: Ready) {
         let number = rd.number;
-        drop(rd);
+        // What it handed out, even if `on_persist_ready` already retired it.
         let applied = self
             .records
             .iter()
             .take_while(|r| r.number <= number)
             .filter_map(|r| r.last_committed)
+            .chain(rd.committed_entries.last().map(|e| e.index))
             .max();
+        drop(rd);
         self.on_persist_ready(number);
         if let Some(index) = applied {
             self.raft.commit_apply(index);
