@@ -1,4 +1,4 @@
-//! Unit tests of `MemStorage`: API.md's "MemStorage behaviour" paragraph and
+//! Unit tests of `MemStorage`: the documented MemStorage behaviour and
 //! the etcd-raft/raft-rs storage conventions (dummy entry, errors not panics).
 
 mod common;
