@@ -13,6 +13,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use crate::cluster::{Cluster, SimConfig};
+use crate::embedder::{EmbedderMode, EmbedderProfile};
 use crate::faults::{FaultKind, FaultSchedule};
 use crate::invariants::Violation;
 use crate::linearizability::{self, LinResult};
@@ -46,6 +47,8 @@ pub struct CampaignOptions {
     pub read_index: bool,
     /// Bug injection (see [`SimConfig::bug_ack_before_sync`]).
     pub bug_ack_before_sync: bool,
+    /// Bug injection (see [`SimConfig::bug_fsync_ignores_snapshot`]).
+    pub bug_fsync_ignores_snapshot: bool,
 }
 
 impl Default for CampaignOptions {
@@ -63,6 +66,7 @@ impl Default for CampaignOptions {
             lin_budget: linearizability::DEFAULT_BUDGET_STEPS,
             read_index: true,
             bug_ack_before_sync: false,
+            bug_fsync_ignores_snapshot: false,
         }
     }
 }
@@ -92,6 +96,8 @@ pub struct SeedReport {
     pub fault_actions: usize,
     /// The first violation (safety, liveness or linearizability), if any.
     pub violation: Option<Violation>,
+    /// The embedder profile of every node that ran, as labels.
+    pub profiles: Vec<EmbedderProfile>,
     /// Linearizability verdict was `Unknown` (budget exhausted).
     pub lin_unknown: bool,
 }
@@ -112,6 +118,11 @@ pub fn sim_config(opts: &CampaignOptions, seed: u64) -> SimConfig {
         // Every eighth seed pushes each message through the wire format.
         wire_roundtrip: seed % 8 == 0,
         bug_ack_before_sync: opts.bug_ack_before_sync,
+        bug_fsync_ignores_snapshot: opts.bug_fsync_ignores_snapshot,
+        // Every node draws how its engine drives the Ready contract, and
+        // crashes may land anywhere in the Ready cycle.
+        embedder: EmbedderMode::Drawn,
+        crash_mid_ready: true,
         ..Default::default()
     }
 }
@@ -218,6 +229,7 @@ pub fn run_schedule(
         fault_actions: schedule.actions.len(),
         violation,
         lin_unknown,
+        profiles: c.profiles().into_iter().map(|(_, p)| p).collect(),
     };
     (report, c)
 }

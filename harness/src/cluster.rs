@@ -12,12 +12,16 @@ use tinyraft::eraftpb::{ConfChange, ConfChangeType, Message, MessageType};
 use tinyraft::storage::{MemStorage, Storage};
 use tinyraft::{Config, SnapshotStatus, StateRole};
 
+use crate::ack_check::check_durable_ack;
 use crate::client::Clients;
 use crate::disk::{self, DiskConfig, snapshot_index};
+use crate::embedder::{
+    Apply, EmbedderMode, EmbedderProfile, Fsync, Joiner, Persistence, Snapshots,
+};
 use crate::faults::FaultState;
 use crate::invariants::{Breach, Checker, Violation};
 use crate::net::{NetConfig, Network};
-use crate::node::{Finished, SimNode};
+use crate::node::{Ack, ApplyOutcome, Persisted, SimNode, Write, WriteParts};
 use crate::trace::{EventKind, Trace};
 use crate::world::{Event, World};
 
@@ -67,6 +71,17 @@ pub struct SimConfig {
     pub trace_messages: bool,
     /// Encode and decode every message through the wire format.
     pub wire_roundtrip: bool,
+    /// How nodes embed the core (fixed, or drawn per node from the seed).
+    pub embedder: EmbedderMode,
+    /// Crashes may hit a node in the middle of its Ready cycle (a torn
+    /// write: after the snapshot, between entries and hard state; or after
+    /// the write and its messages, before `advance`), not only between
+    /// Readies. Campaigns turn it on.
+    pub crash_mid_ready: bool,
+    /// Bug injection at the embedder level: an engine that decides to fsync
+    /// by the entries and hard state only, so a Ready carrying just a
+    /// snapshot is acknowledged from the page cache.
+    pub bug_fsync_ignores_snapshot: bool,
     /// Bug injection, to prove the checkers work: send `persisted_messages`
     /// (votes, append acks) before the disk sync, as a careless engine
     /// would. Always `false` outside such tests.
@@ -89,6 +104,9 @@ impl Default for SimConfig {
             keep_trace: false,
             trace_messages: true,
             wire_roundtrip: false,
+            embedder: EmbedderMode::default(),
+            crash_mid_ready: false,
+            bug_fsync_ignores_snapshot: false,
             bug_ack_before_sync: false,
         }
     }
@@ -176,25 +194,60 @@ impl Cluster {
         let voters = c.committed_voters.clone();
         for &id in &voters {
             let store = MemStorage::new_with_conf_state((voters.clone(), vec![]));
-            c.spawn(id, store);
+            let profile = c.draw_profile();
+            c.spawn(id, store, profile);
         }
         c
     }
 
-    /// Creates node `id` with an empty disk and no membership: it waits to
-    /// be added through a conf change.
+    /// Creates node `id`, waiting to be added through a conf change: with an
+    /// empty disk (it learns the membership from a leader's snapshot), or,
+    /// if its profile says so, with the cluster's current conf state seeded
+    /// on its disk (itself not in it yet: it joins when it replays its own
+    /// addition).
     pub(crate) fn spawn_empty(&mut self, id: u64) {
-        self.spawn(id, MemStorage::new());
+        let profile = self.draw_profile();
+        let store = match profile.joiner {
+            Joiner::EmptyDisk => MemStorage::new(),
+            Joiner::SeededConfState => {
+                let cs = self
+                    .leader()
+                    .and_then(|l| self.nodes.get(&l))
+                    .and_then(|n| n.raw.as_ref())
+                    .map(|r| r.raft.prs().conf_state())
+                    .unwrap_or_else(|| (self.committed_voters.clone(), vec![]).into());
+                MemStorage::new_with_conf_state(cs)
+            }
+        };
+        self.spawn(id, store, profile);
         self.push(EventKind::Note {
-            text: format!("node {id} created"),
+            text: format!("node {id} created ({profile})"),
         });
     }
 
+    /// The profile of a node being created.
+    fn draw_profile(&mut self) -> EmbedderProfile {
+        match self.cfg.embedder {
+            EmbedderMode::Fixed(mut p) => {
+                if let Some(n) = self.cfg.snapshot_interval {
+                    p.snapshots = Snapshots::Periodic(n);
+                }
+                p
+            }
+            EmbedderMode::Drawn => EmbedderProfile::draw(&mut self.rng, self.cfg.snapshot_interval),
+        }
+    }
+
     /// Creates node `id` over `store` and boots it.
-    fn spawn(&mut self, id: u64, store: MemStorage) {
+    fn spawn(&mut self, id: u64, store: MemStorage, profile: EmbedderProfile) {
         let phase = self.rng.random_range(0..self.cfg.tick_ms.max(1));
-        self.nodes.insert(id, SimNode::new(id, store, phase));
+        self.nodes.insert(id, SimNode::new(store, phase, profile));
         self.boot(id);
+    }
+
+    /// Every node's embedder profile, by id.
+    pub fn profiles(&self) -> Vec<(u64, EmbedderProfile)> {
+        self.nodes.iter().map(|(&id, n)| (id, n.profile)).collect()
     }
 
     fn node_config(&self, id: u64, incarnation: u64) -> Config {
@@ -281,12 +334,31 @@ impl Cluster {
                 let Some(n) = self.nodes.get_mut(&node) else {
                     return;
                 };
-                if n.incarnation != incarnation || n.pending.as_ref().map(|p| p.0) != Some(write) {
+                if n.incarnation != incarnation {
                     return;
                 }
-                if let Some((_, rd)) = n.pending.take() {
-                    self.finish(node, rd);
+                // Syncs complete in order: this one covers every earlier write.
+                while let Some(w) = self.nodes.get_mut(&node).and_then(|n| {
+                    n.inflight
+                        .front()
+                        .is_some_and(|w| w.id <= write)
+                        .then(|| n.inflight.pop_front())
+                        .flatten()
+                }) {
+                    self.complete_write(node, w);
                 }
+                self.drive(node);
+            }
+            Event::Apply { node, incarnation } => {
+                let Some(n) = self.nodes.get_mut(&node) else {
+                    return;
+                };
+                if n.incarnation != incarnation || !n.is_up() {
+                    return;
+                }
+                n.apply_scheduled = false;
+                let out = n.apply_queued();
+                self.after_apply(node, out);
                 self.drive(node);
             }
             Event::SnapshotStatus { node, to, ok } => {
@@ -432,15 +504,27 @@ impl Cluster {
         }
     }
 
-    /// Handles every Ready `id` has, one at a time: a Ready that needs a
-    /// sync parks in the volatile buffer until its `DiskSync` event.
+    /// Takes every Ready `id` has, as its embedder profile allows: sends
+    /// `messages` at once, issues the writes (synced through the disk model,
+    /// or into the page cache when no fsync is needed), and applies what is
+    /// committed (now, or in a later apply step).
     pub(crate) fn drive(&mut self, id: u64) {
+        let mut readies = 0u32;
         loop {
+            readies += 1;
+            if readies > 10_000 {
+                // A core that always has a Ready would hang the engine.
+                self.breach((
+                    "ready_progress",
+                    format!("node {id}: has_ready stayed true for 10,000 Readies in a row"),
+                ));
+                return;
+            }
             let now = self.world.now();
             let Some(node) = self.nodes.get_mut(&id) else {
                 return;
             };
-            if node.pending.is_some() {
+            if !node.can_take_ready() {
                 break;
             }
             let Some(raw) = node.raw.as_mut() else {
@@ -449,61 +533,230 @@ impl Cluster {
             if !raw.has_ready() {
                 break;
             }
+            let profile = node.profile;
             let mut rd = raw.ready();
+            let number = rd.number();
             let mut msgs = std::mem::take(&mut rd.messages);
             node.pending_reads.append(&mut rd.read_states);
-            if SimNode::needs_sync(&rd) {
-                if self.cfg.bug_ack_before_sync {
-                    msgs.append(&mut rd.persisted_messages);
+            let mut persisted_messages = std::mem::take(&mut rd.persisted_messages);
+            if self.cfg.bug_ack_before_sync {
+                msgs.append(&mut persisted_messages);
+            }
+            let term_or_vote = rd.must_sync && (rd.snapshot.is_none() || !rd.entries.is_empty());
+            let must_sync = if self.cfg.bug_fsync_ignores_snapshot {
+                // The buggy engine's own rule: sync for entries and hard state.
+                term_or_vote || !rd.entries.is_empty()
+            } else {
+                rd.must_sync
+            };
+            let twice = node.record_handed_out(&rd.committed_entries);
+            let parts = WriteParts::take(&mut rd);
+            let simple =
+                profile.persistence == Persistence::OneAtATime && profile.apply == Apply::WithReady;
+            if !simple {
+                // The committed entries are durable here already: the engine
+                // may apply them while this Ready's writes are under way.
+                node.apply_queue
+                    .extend(std::mem::take(&mut rd.committed_entries));
+            }
+            let fsync = match profile.fsync {
+                Fsync::EveryWrite => !parts.is_empty() || !persisted_messages.is_empty(),
+                Fsync::OnlyMustSync => must_sync,
+            };
+            let ack = if simple {
+                Ack::Advance(rd)
+            } else if profile.persistence == Persistence::OneAtATime {
+                Ack::AdvanceAppend(rd)
+            } else {
+                if let Some(raw) = node.raw.as_mut() {
+                    raw.advance_append_async(rd);
                 }
+                Ack::OnPersist(number)
+            };
+            if let Some(d) = twice {
+                self.breach(("apply_once", format!("node {id}: {d}")));
+                return;
+            }
+            for m in msgs {
+                if needs_durable_state(&m) {
+                    // Only the ack-before-sync bug puts these here.
+                    self.send_persisted(m);
+                } else {
+                    self.send(m);
+                }
+            }
+            let Some(node) = self.nodes.get_mut(&id) else {
+                return;
+            };
+            if fsync {
                 node.disk.next_write += 1;
                 let w = node.disk.next_write;
                 let delay = node.disk.sync_delay(&self.cfg.disk, now, &mut self.rng);
+                // Writes become durable in the order they were issued.
+                let at = (now + delay).max(node.disk.last_sync_at);
+                node.disk.last_sync_at = at;
                 let inc = node.incarnation;
-                node.pending = Some((w, rd));
-                self.world.after(
-                    delay,
+                node.inflight.push_back(Write {
+                    id: w,
+                    synced: true,
+                    parts,
+                    persisted_messages,
+                    ack,
+                });
+                self.world.schedule(
+                    at,
                     Event::DiskSync {
                         node: id,
                         incarnation: inc,
                         write: w,
                     },
                 );
-                for m in msgs {
-                    self.send(m);
+            } else {
+                // No fsync: the writes go to the page cache and the Ready
+                // counts as written (what the engine believes) — but only
+                // after the writes issued before it, which it must not
+                // overtake.
+                let w = Write {
+                    id: node.disk.next_write,
+                    synced: false,
+                    parts,
+                    persisted_messages,
+                    ack,
+                };
+                if node.inflight.is_empty() {
+                    self.complete_write(id, w);
+                } else {
+                    node.inflight.push_back(w);
                 }
-                break;
             }
-            for m in msgs {
-                self.send(m);
-            }
-            self.finish(id, rd);
+            self.apply_step(id);
         }
         self.serve_reads(id);
         self.observe(id);
     }
 
-    /// The Ready's writes are durable: store, send what waited, apply.
-    fn finish(&mut self, id: u64, rd: tinyraft::Ready) {
-        let interval = self.cfg.snapshot_interval;
+    /// Applies what `id` has queued, now or in a later apply step.
+    fn apply_step(&mut self, id: u64) {
+        let now_inc = {
+            let Some(node) = self.nodes.get_mut(&id) else {
+                return;
+            };
+            if node.apply_queue.is_empty() || node.apply_scheduled {
+                return;
+            }
+            match node.profile.apply {
+                Apply::WithReady => None,
+                Apply::Lagging => {
+                    node.apply_scheduled = true;
+                    Some(node.incarnation)
+                }
+            }
+        };
+        match now_inc {
+            None => {
+                let Some(node) = self.nodes.get_mut(&id) else {
+                    return;
+                };
+                let out = node.apply_queued();
+                self.after_apply(id, out);
+            }
+            Some(incarnation) => {
+                let delay = self.rng.random_range(1..=30);
+                self.world.after(
+                    delay,
+                    Event::Apply {
+                        node: id,
+                        incarnation,
+                    },
+                );
+            }
+        }
+    }
+
+    /// A write is durable (or, without fsync, in the page cache): record
+    /// it, check it, send what waited for it, and tell the core.
+    fn complete_write(&mut self, id: u64, w: Write) {
         let Some(node) = self.nodes.get_mut(&id) else {
             return;
         };
-        let entries = rd.entries.clone();
-        let wrote_hs = rd.hs.is_some() || rd.snapshot.is_some();
-        let fin: Finished = node.finish_ready(rd, interval);
-        let prev_term = entries.first().and_then(|e| {
+        let persisted = if w.synced {
+            node.persist(w.parts)
+        } else {
+            node.write_volatile(w.parts);
+            Persisted::default()
+        };
+        self.after_persist(id, persisted);
+        for m in w.persisted_messages {
+            self.send_persisted(m);
+        }
+        let Some(node) = self.nodes.get_mut(&id) else {
+            return;
+        };
+        let Some(raw) = node.raw.as_mut() else {
+            return;
+        };
+        match w.ack {
+            Ack::Advance(rd) => {
+                // The simplest engine: apply the Ready's committed entries,
+                // then `advance` it.
+                let ents = rd.committed_entries.clone();
+                let out = node.apply(ents);
+                if let Some(raw) = node.raw.as_mut() {
+                    raw.advance(rd);
+                }
+                self.after_apply(id, out);
+            }
+            Ack::AdvanceAppend(rd) => {
+                let light = raw.advance_append(rd);
+                if let Some(d) = node.record_handed_out(&light.committed_entries) {
+                    self.breach(("apply_once", format!("node {id}: {d}")));
+                    return;
+                }
+                node.apply_queue.extend(light.committed_entries);
+                for m in light.messages {
+                    self.send(m);
+                }
+                self.apply_step(id);
+            }
+            Ack::OnPersist(number) => {
+                raw.on_persist_ready(number);
+                self.apply_step(id);
+            }
+        }
+    }
+
+    /// Sends a message that promises durable state (an append ack, a vote),
+    /// checking first that the sender's disk keeps the promise.
+    fn send_persisted(&mut self, m: Message) {
+        if let Some(n) = self.nodes.get(&m.from) {
+            let hs = *n.store.rl().hard_state();
+            let store = &n.store;
+            let holds =
+                |i: u64| snapshot_index(store) >= i || store.last_index().is_ok_and(|l| l >= i);
+            if let Err(b) = check_durable_ack(&m, &hs, holds) {
+                self.breach(b);
+            }
+        }
+        self.send(m);
+    }
+
+    /// The checks and trace events of a durable write.
+    fn after_persist(&mut self, id: u64, p: Persisted) {
+        let Some(node) = self.nodes.get(&id) else {
+            return;
+        };
+        let prev_term = p.entries.first().and_then(|e| {
             if e.index <= 1 {
                 Some(0)
             } else {
                 node.store.term(e.index - 1).ok()
             }
         });
-        let durable_hs = wrote_hs.then(|| *node.store.rl().hard_state());
-        if let Some(e) = fin.error {
+        let durable_hs = p.wrote_hs.then(|| *node.store.rl().hard_state());
+        if let Some(e) = p.error {
             self.breach(("storage", format!("node {id}: {e}")));
         }
-        if let Some(idx) = fin.installed_snapshot {
+        if let Some(idx) = p.installed_snapshot {
             self.push(EventKind::Snapshot {
                 node: id,
                 index: idx,
@@ -512,8 +765,8 @@ impl Cluster {
                 self.breach(b);
             }
         }
-        if !entries.is_empty() {
-            if let Err(b) = self.checker.on_entries(id, &entries, prev_term) {
+        if !p.entries.is_empty() {
+            if let Err(b) = self.checker.on_entries(id, &p.entries, prev_term) {
                 self.breach(b);
             }
         }
@@ -522,16 +775,20 @@ impl Cluster {
                 self.breach(b);
             }
         }
-        if let Some(upto) = fin.synced_upto {
+        if let Some(upto) = p.synced_upto {
             self.push(EventKind::Sync {
                 node: id,
                 upto_index: upto,
             });
         }
-        for m in fin.persisted_messages {
-            self.send(m);
+    }
+
+    /// The checks and trace events of applied entries.
+    fn after_apply(&mut self, id: u64, out: ApplyOutcome) {
+        if let Some(e) = out.error {
+            self.breach(("storage", format!("node {id}: {e}")));
         }
-        for a in &fin.applied {
+        for a in &out.applied {
             let first = a.index > self.checker.committed_len();
             if let Err(b) = self.checker.on_apply(id, a.index, a.term, &a.data) {
                 self.breach(b);
@@ -556,14 +813,18 @@ impl Cluster {
                 if first {
                     self.committed_voters = cs.voters.clone();
                     self.check_durability();
-                    self.grow_core();
                 }
+                // A node replaying its log after a restart (its durable
+                // commit may lag) counts votes by each configuration it
+                // passes through: the liveness core must hold a majority of
+                // each.
+                self.grow_core();
             }
             if let Some((cmd, res)) = &a.kv {
                 self.client_applied(a.index, cmd, res);
             }
         }
-        if let Some(idx) = fin.took_snapshot {
+        if let Some(idx) = out.took_snapshot {
             self.push(EventKind::Snapshot {
                 node: id,
                 index: idx,
@@ -1044,13 +1305,45 @@ impl Cluster {
     /// Crashes `id`: everything not yet synced to its disk, its timers and
     /// in-flight work are lost.
     pub fn crash(&mut self, id: u64) {
-        let Some(n) = self.nodes.get_mut(&id) else {
+        let mid_ready = self.cfg.crash_mid_ready;
+        let Some(n) = self.nodes.get(&id) else {
             return;
         };
         if !n.is_up() {
             return;
         }
-        n.crash();
+        let busy = !n.inflight.is_empty();
+        // Where in the Ready cycle the power goes: between Readies (the
+        // in-flight writes are lost), in the middle of the oldest write (a
+        // prefix of snapshot, entries, hard state is on disk), or after that
+        // write and its messages went out but before the core heard of it.
+        let point = if mid_ready && busy {
+            self.rng.random_range(0..5)
+        } else {
+            0
+        };
+        if point == 4 {
+            if let Some(w) = self.nodes.get_mut(&id).and_then(|n| n.inflight.pop_front()) {
+                let Some(n) = self.nodes.get_mut(&id) else {
+                    return;
+                };
+                let p = if w.synced {
+                    n.persist(w.parts)
+                } else {
+                    Persisted::default()
+                };
+                self.after_persist(id, p);
+                for m in w.persisted_messages {
+                    self.send_persisted(m);
+                }
+            }
+        }
+        let torn = (1..=3).contains(&point).then_some(point);
+        let Some(n) = self.nodes.get_mut(&id) else {
+            return;
+        };
+        let p = n.crash(torn);
+        self.after_persist(id, p);
         self.push(EventKind::Crash { node: id });
         self.check_durability();
     }
@@ -1144,8 +1437,8 @@ impl Cluster {
 
     fn change_membership(&mut self, change_type: ConfChangeType, id: u64) -> Result<(), String> {
         if change_type != ConfChangeType::RemoveNode && !self.nodes.contains_key(&id) {
-            // A new node starts with an empty membership: it waits to be
-            // added and learns the configuration from the leader.
+            // A new node waits to be added and learns the configuration
+            // from the leader (see `spawn_empty`).
             self.spawn_empty(id);
         }
         let cc = ConfChange {
@@ -1245,6 +1538,10 @@ impl Cluster {
         if !n.is_up() || index > n.sm_applied || index <= n.last_snap {
             return;
         }
+        if n.profile.snapshots == Snapshots::Never {
+            // This engine never snapshots by hand.
+            return;
+        }
         match n.snapshot_upto(index) {
             Ok(true) => self.push(EventKind::Snapshot { node: id, index }),
             Ok(false) => {}
@@ -1342,6 +1639,15 @@ fn role_name(r: StateRole) -> &'static str {
         StateRole::PreCandidate => "pre_candidate",
         StateRole::Leader => "leader",
     }
+}
+
+/// Whether `m` promises the sender's durable state (what `Ready` puts in
+/// `persisted_messages`).
+fn needs_durable_state(m: &Message) -> bool {
+    matches!(
+        m.msg_type(),
+        MessageType::MsgAppendResponse | MessageType::MsgRequestVoteResponse
+    )
 }
 
 #[cfg(test)]

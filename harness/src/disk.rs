@@ -42,6 +42,8 @@ pub(crate) struct Disk {
     pub(crate) spike_until: u64,
     /// Last write id handed out.
     pub(crate) next_write: u64,
+    /// When the last issued write becomes durable: writes complete in order.
+    pub(crate) last_sync_at: u64,
 }
 
 impl Disk {

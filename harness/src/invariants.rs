@@ -17,6 +17,10 @@
 //!   (in memory within a life; on disk across restarts).
 //! - `commit_quorum`: a leader's commit index never exceeds what a quorum of
 //!   its voters durably stores.
+//! - `durable_ack`: a node sends an append ack or a granted vote only once
+//!   its disk holds what it promises (checked as the message is sent).
+//! - `apply_once`: the core hands each committed entry out once, in order,
+//!   however many Readies are outstanding.
 
 use std::collections::BTreeMap;
 use std::fmt;

@@ -38,10 +38,12 @@
 //!   that service.
 //! * [`timeline`] — a self-contained HTML timeline of a trace.
 
+mod ack_check;
 pub mod campaign;
 mod client;
 mod cluster;
 mod disk;
+pub mod embedder;
 pub mod faults;
 pub mod invariants;
 pub mod kv;

@@ -21,6 +21,8 @@ pub(crate) enum Event {
         incarnation: u64,
         write: u64,
     },
+    /// A node with lagging apply applies what it has queued.
+    Apply { node: u64, incarnation: u64 },
     /// A client's timer: retry, or issue its next operation.
     Client { client: usize },
     /// The next step of the fault schedule.

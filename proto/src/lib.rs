@@ -6,8 +6,9 @@
 //! shared by every follower, `Ready` and snapshot without a copy.
 //!
 //! ```
-//! use prost::Message as _;
-//! use tinyraft_proto::eraftpb::{Entry, Message, MessageType};
+//! # mod tinyraft { pub use tinyraft_proto::{eraftpb, prost}; }
+//! use tinyraft::prost::Message as _;
+//! use tinyraft::eraftpb::{Entry, Message, MessageType};
 //!
 //! let mut m = Message::default();
 //! m.set_msg_type(MessageType::MsgAppend);

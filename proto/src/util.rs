@@ -10,7 +10,11 @@ use crate::eraftpb::{
 impl From<(Vec<u64>, Vec<u64>)> for ConfState {
     /// `(voters, learners)`.
     fn from((voters, learners): (Vec<u64>, Vec<u64>)) -> ConfState {
-        ConfState { voters, learners }
+        ConfState {
+            voters,
+            learners,
+            ..Default::default()
+        }
     }
 }
 
@@ -19,7 +23,8 @@ impl From<(Vec<u64>, Vec<u64>)> for ConfState {
 /// `MsgCheckQuorum`.
 ///
 /// ```
-/// use tinyraft_proto::eraftpb::{is_local_msg, MessageType};
+/// # mod tinyraft { pub use tinyraft_proto::{eraftpb, prost}; }
+/// use tinyraft::eraftpb::{is_local_msg, MessageType};
 /// assert!(is_local_msg(MessageType::MsgHup));
 /// assert!(!is_local_msg(MessageType::MsgAppend));
 /// ```
@@ -37,7 +42,8 @@ pub fn is_local_msg(t: MessageType) -> bool {
 /// Whether `t` answers a request (a response's sender must be a known peer).
 ///
 /// ```
-/// use tinyraft_proto::eraftpb::{is_response_msg, MessageType};
+/// # mod tinyraft { pub use tinyraft_proto::{eraftpb, prost}; }
+/// use tinyraft::eraftpb::{is_response_msg, MessageType};
 /// assert!(is_response_msg(MessageType::MsgAppendResponse));
 /// assert!(!is_response_msg(MessageType::MsgRequestVote));
 /// ```
@@ -55,9 +61,11 @@ pub fn is_response_msg(t: MessageType) -> bool {
 
 impl fmt::Display for Entry {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let kind = match self.entry_type() {
-            EntryType::EntryNormal => "",
-            EntryType::EntryConfChange => " conf-change",
+        let kind = match EntryType::try_from(self.entry_type) {
+            Ok(EntryType::EntryNormal) => String::new(),
+            Ok(EntryType::EntryConfChange) => " conf-change".into(),
+            Ok(EntryType::EntryConfChangeV2) => " conf-change-v2".into(),
+            Err(_) => format!(" unknown-type-{}", self.entry_type),
         };
         write!(
             f,
@@ -82,7 +90,15 @@ impl fmt::Display for HardState {
 
 impl fmt::Display for ConfState {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "voters={:?} learners={:?}", self.voters, self.learners)
+        write!(f, "voters={:?} learners={:?}", self.voters, self.learners)?;
+        if !self.voters_outgoing.is_empty() || !self.learners_next.is_empty() {
+            write!(
+                f,
+                " voters_outgoing={:?} learners_next={:?} auto_leave={}",
+                self.voters_outgoing, self.learners_next, self.auto_leave
+            )?;
+        }
+        Ok(())
     }
 }
 

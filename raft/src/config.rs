@@ -19,6 +19,16 @@ pub enum ReadOnlyOption {
 
 /// Configuration of one Raft node.
 ///
+/// Defaults, side by side with raft-rs's where they differ (everything else
+/// has raft-rs's default and meaning; see the [porting guide](crate::porting)):
+///
+/// | field | tinyraft | raft-rs 0.7 |
+/// |---|---|---|
+/// | `election_tick` | 10 | 20 |
+/// | `heartbeat_tick` | 1 | 2 |
+/// | `max_size_per_msg` | 1 MiB | 0 (one entry per message; accepted here with that meaning) |
+/// | `seed`, `cluster_id` | 0 | — (tinyraft only) |
+///
 /// ```
 /// use tinyraft::Config;
 /// let mut c = Config::new(1);
@@ -33,13 +43,17 @@ pub struct Config {
     pub id: u64,
     /// Ticks a follower waits without hearing from a leader before it
     /// campaigns (the lower end of the randomized timeout by default).
+    /// Default 10 (raft-rs: 20).
     pub election_tick: usize,
     /// Ticks between a leader's heartbeats; must be below `election_tick`.
+    /// Default 1 (raft-rs: 2).
     pub heartbeat_tick: usize,
     /// The last index the application applied before a restart; entries up
     /// to it are not handed out again.
     pub applied: u64,
-    /// Bytes of entries in one `MsgAppend` (at least one entry is always sent).
+    /// Bytes of entries in one `MsgAppend` (at least one entry is always
+    /// sent, so 0 means one entry per message, as in raft-rs);
+    /// [`NO_LIMIT`](crate::NO_LIMIT) for none. Default 1 MiB (raft-rs: 0).
     pub max_size_per_msg: u64,
     /// Appends a leader keeps in flight per follower in replicate state.
     pub max_inflight_msgs: usize,
@@ -155,9 +169,6 @@ impl Config {
         }
         if self.max_inflight_msgs == 0 {
             return bad("max_inflight_msgs: must be greater than 0".into());
-        }
-        if self.max_size_per_msg == 0 {
-            return bad("max_size_per_msg: must be greater than 0 (use NO_LIMIT for none)".into());
         }
         if self.read_only_option == ReadOnlyOption::LeaseBased && !self.check_quorum {
             return bad("read_only_option: LeaseBased requires check_quorum".into());

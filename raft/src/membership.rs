@@ -6,7 +6,7 @@
 
 use slog::{info, warn};
 use tinyraft_log::storage::Storage;
-use tinyraft_proto::eraftpb::{ConfChange, ConfChangeType, ConfState, Entry};
+use tinyraft_proto::eraftpb::{ConfChange, ConfChangeType, ConfState, Entry, EntryType};
 
 use crate::election::decode_conf_change;
 use crate::errors::{Error, Result};
@@ -16,6 +16,11 @@ impl<S: Storage> Raft<S> {
     /// Proposal-time checks on a leader for one conf change entry.
     pub(crate) fn check_conf_change_proposal(&self, e: &Entry) -> Result<()> {
         let refuse = |s: String| Err(Error::ConfChangeRefused(s));
+        if e.entry_type() == EntryType::EntryConfChangeV2 {
+            // Decoded and carried on the wire, but joint consensus is not
+            // implemented: such an entry must not enter the log.
+            return refuse("ConfChangeV2 (joint consensus) is not supported yet".into());
+        }
         if self.pending_conf_index > self.raft_log.applied {
             // One change at a time: the next one must be decided in the
             // configuration the previous one produced.

@@ -91,6 +91,8 @@ pub struct Raft<S: Storage> {
     pub(crate) check_quorum: bool,
     pub(crate) pre_vote: bool,
     pub(crate) skip_bcast_commit: bool,
+    /// `Config::cluster_id`: stamped on every message sent, checked on receipt.
+    pub(crate) cluster_id: u64,
     pub(crate) max_msg_size: u64,
     pub(crate) max_inflight: usize,
     pub(crate) read_only: ReadOnly,
@@ -158,6 +160,7 @@ impl<S: Storage> Raft<S> {
             check_quorum: c.check_quorum,
             pre_vote: c.pre_vote,
             skip_bcast_commit: c.skip_bcast_commit,
+            cluster_id: c.cluster_id,
             max_msg_size: c.max_size_per_msg,
             max_inflight: c.max_inflight_msgs,
             read_only: ReadOnly::new(c.read_only_option),
@@ -378,6 +381,7 @@ impl<S: Storage> Raft<S> {
         if m.from == INVALID_ID {
             m.from = self.id;
         }
+        m.cluster_id = self.cluster_id;
         match m.msg_type() {
             // Vote traffic carries its own term (a pre-vote asks at term + 1).
             MessageType::MsgRequestVote
@@ -457,7 +461,7 @@ impl<S: Storage> Raft<S> {
     /// Handles one message: validation, the term rules of Figure 2, then
     /// the rules of this node's role.
     pub fn step(&mut self, m: Message) -> Result<()> {
-        crate::validate::validate_message(self.id, &m)?;
+        crate::validate::validate_message(self.id, self.cluster_id, &m)?;
         let t = m.msg_type();
         if is_response_msg(t) && !self.prs.is_member(m.from) {
             debug!(self.logger, "response from a non-member"; "from" => m.from, "type" => ?t);

@@ -366,13 +366,15 @@ impl<S: Storage> RawNode<S> {
     /// so fields the application moved out of `rd` still count.
     pub fn advance(&mut self, rd: Ready) {
         let number = rd.number;
-        drop(rd);
+        // What it handed out, even if `on_persist_ready` already retired it.
         let applied = self
             .records
             .iter()
             .take_while(|r| r.number <= number)
             .filter_map(|r| r.last_committed)
+            .chain(rd.committed_entries.last().map(|e| e.index))
             .max();
+        drop(rd);
         self.on_persist_ready(number);
         if let Some(index) = applied {
             self.raft.commit_apply(index);
@@ -482,5 +484,18 @@ impl<S: Storage> RawNode<S> {
             applied: r.raft_log.applied,
             progress: (r.state == StateRole::Leader).then(|| r.prs().clone()),
         }
+    }
+}
+
+impl<S: Storage> RawNode<S> {
+    /// [`RawNode::new`] with a ready-made logger, as raft-rs's
+    /// `default-logger` feature gives: human-readable `slog-term` lines on
+    /// stderr at INFO and above (no per-message or per-commit DEBUG lines,
+    /// in debug builds too). Pass your own `slog::Logger` to
+    /// [`RawNode::new`] for anything else. (Cargo feature `default-logger`,
+    /// on by default.)
+    #[cfg(feature = "default-logger")]
+    pub fn with_default_logger(c: &Config, store: S) -> Result<RawNode<S>> {
+        RawNode::new(c, store, &crate::default_logger::stderr_logger())
     }
 }

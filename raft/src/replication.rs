@@ -194,7 +194,8 @@ impl<S: Storage> Raft<S> {
         let first = self.raft_log.last_index().saturating_add(1);
         let mut conf_index = None;
         for (i, e) in m.entries.iter().enumerate() {
-            if e.entry_type() == EntryType::EntryConfChange {
+            // V1 or V2 (validate_message refused unknown types).
+            if e.entry_type() != EntryType::EntryNormal {
                 if conf_index.is_some() {
                     return Err(Error::ConfChangeRefused(
                         "two conf changes in one proposal".into(),

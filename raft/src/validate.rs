@@ -1,8 +1,8 @@
-//! Malformed-message checks: what API.md lists as `InvalidMessage`, found
+//! Malformed-message checks: what [`Error::InvalidMessage`] is for, found
 //! before any state changes. Everything well formed but stale or
 //! inconsistent is left to Raft's rules.
 
-use tinyraft_proto::eraftpb::{Message, MessageType};
+use tinyraft_proto::eraftpb::{EntryType, Message, MessageType};
 
 use crate::errors::{Error, Result};
 
@@ -37,9 +37,13 @@ fn invalid(s: String) -> Result<()> {
     Err(Error::InvalidMessage(s))
 }
 
-/// Checks `m`, addressed to node `id`, for defects no correct sender
-/// produces.
-pub(crate) fn validate_message(id: u64, m: &Message) -> Result<()> {
+/// Checks `m`, addressed to node `id` of cluster `cluster_id` (0: unset),
+/// for defects no correct sender produces: an unknown message type, another
+/// node's or another cluster's message, entries not contiguous from
+/// `index + 1`, entry terms decreasing or above the message term, index
+/// arithmetic that overflows, a `MsgSnapshot` without snapshot or metadata,
+/// and a proposal entry of unknown type.
+pub(crate) fn validate_message(id: u64, cluster_id: u64, m: &Message) -> Result<()> {
     let Ok(t) = MessageType::try_from(m.msg_type) else {
         return invalid(format!("unknown message type {}", m.msg_type));
     };
@@ -49,8 +53,10 @@ pub(crate) fn validate_message(id: u64, m: &Message) -> Result<()> {
             m.to
         ));
     }
+    check_cluster_id(cluster_id, t, m)?;
     match t {
         MessageType::MsgAppend => validate_append(m),
+        MessageType::MsgPropose => validate_proposal(m),
         MessageType::MsgSnapshot => match &m.snapshot {
             None => invalid("MsgSnapshot without a snapshot".into()),
             Some(s) if s.metadata.is_none() => invalid("MsgSnapshot without metadata".into()),
@@ -58,6 +64,35 @@ pub(crate) fn validate_message(id: u64, m: &Message) -> Result<()> {
         },
         _ => Ok(()),
     }
+}
+
+/// `Config::cluster_id`: a node of one cluster never acts on a message from
+/// another (a misrouted peer must neither vote nor append). Zero on either
+/// side means "not set" and matches anything, so nodes that set no id, and
+/// raft-rs peers (which never send the field), interoperate.
+fn check_cluster_id(own: u64, t: MessageType, m: &Message) -> Result<()> {
+    if own != 0 && m.cluster_id != 0 && m.cluster_id != own {
+        return invalid(format!(
+            "{t:?} from node {} of cluster {}, not of this cluster {own}",
+            m.from, m.cluster_id
+        ));
+    }
+    Ok(())
+}
+
+/// A proposal's entries must be of a known type: prost reads an unknown
+/// value as `EntryNormal`, and such an entry must not enter the log as a
+/// kind its proposer did not mean.
+fn validate_proposal(m: &Message) -> Result<()> {
+    for (i, e) in m.entries.iter().enumerate() {
+        if EntryType::try_from(e.entry_type).is_err() {
+            return invalid(format!(
+                "MsgPropose entry {i} has unknown entry type {}",
+                e.entry_type
+            ));
+        }
+    }
+    Ok(())
 }
 
 fn validate_append(m: &Message) -> Result<()> {
@@ -126,27 +161,53 @@ mod tests {
         matches!(r, Err(Error::InvalidMessage(_)))
     }
 
-    /// API.md "Invalid input": exactly these defects are InvalidMessage.
+    /// The invalid-input rule: exactly these defects are InvalidMessage.
     #[test]
     fn malformed_appends_are_invalid_message() {
-        assert!(validate_message(1, &app(3, 2, &[(4, 1), (5, 2)])).is_ok());
-        assert!(is_invalid(validate_message(1, &app(3, 2, &[(5, 1)]))));
+        assert!(validate_message(1, 0, &app(3, 2, &[(4, 1), (5, 2)])).is_ok());
+        assert!(is_invalid(validate_message(1, 0, &app(3, 2, &[(5, 1)]))));
         assert!(is_invalid(validate_message(
             1,
+            0,
             &app(3, 2, &[(4, 2), (5, 1)])
         )));
-        assert!(is_invalid(validate_message(1, &app(3, 2, &[(4, 3)]))));
+        assert!(is_invalid(validate_message(1, 0, &app(3, 2, &[(4, 3)]))));
         assert!(is_invalid(validate_message(
             1,
+            0,
             &app(u64::MAX, 2, &[(0, 1)])
         )));
-        assert!(validate_message(1, &app(u64::MAX, 2, &[])).is_ok());
+        assert!(validate_message(1, 0, &app(u64::MAX, 2, &[])).is_ok());
         let mut m = app(3, 2, &[]);
         m.to = 9;
-        assert!(is_invalid(validate_message(1, &m)));
+        assert!(is_invalid(validate_message(1, 0, &m)));
         m.msg_type = 99;
         m.to = 1;
-        assert!(is_invalid(validate_message(1, &m)));
+        assert!(is_invalid(validate_message(1, 0, &m)));
+    }
+
+    /// `Config::cluster_id`: another non-zero id is refused; 0 on either
+    /// side (unset, or a raft-rs peer) matches anything.
+    #[test]
+    fn cluster_id_mismatch_is_invalid_and_zero_matches_any() {
+        let hb = |cluster_id| Message {
+            msg_type: MessageType::MsgHeartbeat as i32,
+            to: 1,
+            term: 1,
+            cluster_id,
+            ..Default::default()
+        };
+        for (own, theirs, ok) in [
+            (7, 7, true),
+            (7, 0, true),
+            (0, 8, true),
+            (0, 0, true),
+            (7, 8, false),
+        ] {
+            let r = validate_message(1, own, &hb(theirs));
+            assert_eq!(r.is_ok(), ok, "own {own}, message {theirs}: {r:?}");
+            assert!(ok || is_invalid(r));
+        }
     }
 
     #[test]
@@ -155,10 +216,10 @@ mod tests {
             msg_type: MessageType::MsgSnapshot as i32,
             ..Default::default()
         };
-        assert!(is_invalid(validate_message(1, &m)));
+        assert!(is_invalid(validate_message(1, 0, &m)));
         m.snapshot = Some(Snapshot::default());
-        assert!(is_invalid(validate_message(1, &m)));
+        assert!(is_invalid(validate_message(1, 0, &m)));
         m.snapshot.as_mut().unwrap().metadata = Some(Default::default());
-        assert!(validate_message(1, &m).is_ok());
+        assert!(validate_message(1, 0, &m).is_ok());
     }
 }

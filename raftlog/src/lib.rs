@@ -15,10 +15,11 @@
 //! the log, [`StorageError::Unavailable`] beyond it).
 //!
 //! ```
+//! # mod tinyraft { pub use tinyraft_log::*; pub use tinyraft_log::storage::{RaftState, Storage}; pub use tinyraft_proto::{eraftpb, prost}; pub mod util { pub use tinyraft_log::storage::{entry_size, limit_size}; } }
 //! use slog::{Discard, Logger, o};
-//! use tinyraft_log::RaftLog;
-//! use tinyraft_log::storage::{MemStorage, Storage};
-//! use tinyraft_proto::eraftpb::Entry;
+//! use tinyraft::RaftLog;
+//! use tinyraft::storage::{MemStorage, Storage};
+//! use tinyraft::eraftpb::Entry;
 //!
 //! let store = MemStorage::new_with_conf_state((vec![1, 2, 3], vec![]));
 //! let mut log = RaftLog::new(store.clone(), Logger::root(Discard, o!()));

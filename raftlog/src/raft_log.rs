@@ -32,10 +32,11 @@ use crate::unstable::Unstable;
 /// acknowledgement runs ahead of what the storage reflects.
 ///
 /// ```
+/// # mod tinyraft { pub use tinyraft_log::*; pub use tinyraft_log::storage::{RaftState, Storage}; pub use tinyraft_proto::{eraftpb, prost}; pub mod util { pub use tinyraft_log::storage::{entry_size, limit_size}; } }
 /// use slog::{Discard, Logger, o};
-/// use tinyraft_log::RaftLog;
-/// use tinyraft_log::storage::MemStorage;
-/// use tinyraft_proto::eraftpb::Entry;
+/// use tinyraft::RaftLog;
+/// use tinyraft::storage::MemStorage;
+/// use tinyraft::eraftpb::Entry;
 ///
 /// let store = MemStorage::new_with_conf_state((vec![1], vec![]));
 /// let mut log = RaftLog::new(store.clone(), Logger::root(Discard, o!()));
@@ -193,10 +194,11 @@ impl<S: Storage> RaftLog<S> {
     /// last index). `Compacted` below it, `Unavailable` beyond the last entry.
     ///
     /// ```
+    /// # mod tinyraft { pub use tinyraft_log::*; pub use tinyraft_log::storage::{RaftState, Storage}; pub use tinyraft_proto::{eraftpb, prost}; pub mod util { pub use tinyraft_log::storage::{entry_size, limit_size}; } }
     /// use slog::{Discard, Logger, o};
-    /// use tinyraft_log::{RaftLog, StorageError};
-    /// use tinyraft_log::storage::MemStorage;
-    /// use tinyraft_proto::eraftpb::Entry;
+    /// use tinyraft::{RaftLog, StorageError};
+    /// use tinyraft::storage::MemStorage;
+    /// use tinyraft::eraftpb::Entry;
     ///
     /// let store = MemStorage::new();
     /// let ents: Vec<Entry> =
@@ -525,10 +527,11 @@ impl<S: Storage> RaftLog<S> {
     /// legitimate leader holds every committed entry).
     ///
     /// ```
+    /// # mod tinyraft { pub use tinyraft_log::*; pub use tinyraft_log::storage::{RaftState, Storage}; pub use tinyraft_proto::{eraftpb, prost}; pub mod util { pub use tinyraft_log::storage::{entry_size, limit_size}; } }
     /// use slog::{Discard, Logger, o};
-    /// use tinyraft_log::RaftLog;
-    /// use tinyraft_log::storage::MemStorage;
-    /// use tinyraft_proto::eraftpb::Entry;
+    /// use tinyraft::RaftLog;
+    /// use tinyraft::storage::MemStorage;
+    /// use tinyraft::eraftpb::Entry;
     /// let e = |index, term| Entry { index, term, ..Default::default() };
     ///
     /// let mut log = RaftLog::new(MemStorage::new(), Logger::root(Discard, o!()));

@@ -170,6 +170,7 @@ fn message(rd: &mut Bytes8, r: &Raft<MemStorage>) -> Message {
                             vec![2, 3]
                         },
                         learners: if k & 0x20 == 0 { vec![] } else { vec![1] },
+                        ..Default::default()
                     }),
                     index: rd.near(r.raft_log.committed),
                     term: rd.near(r.term),
@@ -542,6 +543,7 @@ pub fn raftlog_ops(data: &[u8]) {
                         conf_state: Some(ConfState {
                             voters: vec![1, 2, 3],
                             learners: vec![],
+                            ..Default::default()
                         }),
                         index,
                         term,

@@ -69,7 +69,9 @@ struct RunArgs {
     #[arg(long)]
     cut_ms: Option<u64>,
     /// Inject a known engine bug to see the checkers (and shrink) at work:
-    /// `ack-before-sync` sends votes and append acks before the disk sync.
+    /// `ack-before-sync` sends votes and append acks before the disk sync;
+    /// `fsync-ignores-snapshot` does not fsync a Ready that carries only a
+    /// snapshot (so a crash loses a snapshot already acknowledged).
     #[arg(long)]
     inject_bug: Option<String>,
 }
@@ -83,13 +85,20 @@ impl RunArgs {
             cut_ms: self.cut_ms,
             clients: self.clients,
             ops_per_client: self.ops,
-            bug_ack_before_sync: match self.inject_bug.as_deref() {
-                None => false,
-                Some("ack-before-sync") => true,
-                Some(b) => return Err(format!("unknown bug {b:?}; known: ack-before-sync")),
-            },
+            bug_ack_before_sync: self.bug("ack-before-sync")?,
+            bug_fsync_ignores_snapshot: self.bug("fsync-ignores-snapshot")?,
             ..CampaignOptions::default()
         })
+    }
+
+    /// Whether `--inject-bug` names `name` (an unknown name is an error).
+    fn bug(&self, name: &str) -> Result<bool, String> {
+        const KNOWN: [&str; 2] = ["ack-before-sync", "fsync-ignores-snapshot"];
+        match self.inject_bug.as_deref() {
+            None => Ok(false),
+            Some(b) if KNOWN.contains(&b) => Ok(b == name),
+            Some(b) => Err(format!("unknown bug {b:?}; known: {}", KNOWN.join(", "))),
+        }
     }
 
     fn flags(&self) -> String {
@@ -320,6 +329,25 @@ fn print_summary(reports: &[SeedReport], wall_s: f64) {
     println!("{:<28} {:>14.1} s", "wall time", wall_s);
     println!("{:<28} {:>14}", "linearizability unknown", unknown);
     println!("{:<28} {:>14}", "violations", violations);
+    print_profiles(reports);
+}
+
+/// How many nodes ran each embedder profile part, over all seeds.
+fn print_profiles(reports: &[SeedReport]) {
+    let mut counts: std::collections::BTreeMap<&'static str, u64> = Default::default();
+    for p in reports.iter().flat_map(|r| r.profiles.iter()) {
+        for l in p.labels() {
+            *counts.entry(l).or_default() += 1;
+        }
+    }
+    if counts.is_empty() {
+        return;
+    }
+    println!();
+    println!("embedder profiles (nodes)");
+    for (label, n) in counts {
+        println!("  {label:<26} {n:>14}");
+    }
 }
 
 fn replay_cmd(a: ReplayArgs) -> Result<ExitCode, String> {

@@ -102,6 +102,7 @@ impl ProgressTracker {
         ConfState {
             voters: self.voter_ids(),
             learners: self.learner_ids(),
+            ..Default::default()
         }
     }
 

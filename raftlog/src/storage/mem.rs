@@ -125,8 +125,9 @@ impl MemStorageCore {
     /// nothing changes.
     ///
     /// ```
-    /// use tinyraft_log::storage::MemStorage;
-    /// use tinyraft_proto::eraftpb::Entry;
+    /// # mod tinyraft { pub use tinyraft_log::*; pub use tinyraft_log::storage::{RaftState, Storage}; pub use tinyraft_proto::{eraftpb, prost}; pub mod util { pub use tinyraft_log::storage::{entry_size, limit_size}; } }
+    /// use tinyraft::storage::MemStorage;
+    /// use tinyraft::eraftpb::Entry;
     /// let e = |index, term| Entry { index, term, ..Default::default() };
     ///
     /// let s = MemStorage::new();
@@ -229,8 +230,9 @@ impl MemStorageCore {
     /// below the dummy entry; `Unavailable` if `idx > last_index()`.
     ///
     /// ```
-    /// use tinyraft_log::storage::{MemStorage, Storage};
-    /// use tinyraft_proto::eraftpb::Entry;
+    /// # mod tinyraft { pub use tinyraft_log::*; pub use tinyraft_log::storage::{RaftState, Storage}; pub use tinyraft_proto::{eraftpb, prost}; pub mod util { pub use tinyraft_log::storage::{entry_size, limit_size}; } }
+    /// use tinyraft::storage::{MemStorage, Storage};
+    /// use tinyraft::eraftpb::Entry;
     ///
     /// let s = MemStorage::new_with_conf_state((vec![1], vec![]));
     /// let ents: Vec<Entry> =
@@ -360,8 +362,9 @@ fn check_contiguous(ents: &[Entry]) -> Result<()> {
 /// same log.
 ///
 /// ```
-/// use tinyraft_log::storage::{MemStorage, Storage};
-/// use tinyraft_proto::eraftpb::{Entry, HardState};
+/// # mod tinyraft { pub use tinyraft_log::*; pub use tinyraft_log::storage::{RaftState, Storage}; pub use tinyraft_proto::{eraftpb, prost}; pub mod util { pub use tinyraft_log::storage::{entry_size, limit_size}; } }
+/// use tinyraft::storage::{MemStorage, Storage};
+/// use tinyraft::eraftpb::{Entry, HardState};
 ///
 /// let s = MemStorage::new_with_conf_state((vec![1, 2, 3], vec![]));
 /// let app = s.clone(); // same log

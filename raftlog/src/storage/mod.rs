@@ -30,7 +30,8 @@ pub const MAX_LOG_INDEX: u64 = u64::MAX - 1;
 /// Errors of [`Storage`] and of the log built on it.
 ///
 /// ```
-/// use tinyraft_log::StorageError;
+/// # mod tinyraft { pub use tinyraft_log::*; pub use tinyraft_log::storage::{RaftState, Storage}; pub use tinyraft_proto::{eraftpb, prost}; pub mod util { pub use tinyraft_log::storage::{entry_size, limit_size}; } }
+/// use tinyraft::StorageError;
 /// assert_eq!(StorageError::Compacted.to_string(), "log compacted: the requested index is below the first available entry");
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -87,8 +88,9 @@ impl RaftState {
 /// Raft decisions (for example, a leader sends a snapshot on `Compacted`).
 ///
 /// ```
-/// use tinyraft_log::storage::{MemStorage, Storage};
-/// use tinyraft_proto::eraftpb::Entry;
+/// # mod tinyraft { pub use tinyraft_log::*; pub use tinyraft_log::storage::{RaftState, Storage}; pub use tinyraft_proto::{eraftpb, prost}; pub mod util { pub use tinyraft_log::storage::{entry_size, limit_size}; } }
+/// use tinyraft::storage::{MemStorage, Storage};
+/// use tinyraft::eraftpb::Entry;
 ///
 /// let s = MemStorage::new_with_conf_state((vec![1, 2, 3], vec![]));
 /// s.wl().append(&[Entry { index: 1, term: 1, ..Default::default() }]).unwrap();
@@ -126,15 +128,34 @@ pub trait Storage {
     /// The snapshot's conf state must be the membership as of its index, and
     /// should include `to`: a follower refuses to install a snapshot that
     /// leaves it out, so an engine whose latest snapshot predates `to`'s
-    /// addition builds a newer one (as [`MemStorage`](super::MemStorage)
+    /// addition builds a newer one (as [`MemStorage`]
     /// does on demand).
     fn snapshot(&self, request_index: u64, to: u64) -> Result<Snapshot>;
 }
 
 /// Cuts `ents` to the longest prefix whose encoded size stays within
 /// `max_size`, keeping at least one entry so a single large entry can still
-/// make progress. `None` keeps everything.
-pub(crate) fn limit_size(ents: &mut Vec<Entry>, max_size: Option<u64>) {
+/// make progress. `None` keeps everything; `Some(0)` keeps exactly one.
+///
+/// This is the bound [`Storage::entries`] applies: an engine's own
+/// `Storage` calls it (as `tinyraft::util::limit_size`) to cut what it
+/// returns the same way [`MemStorage`] and the core do. Sizes are
+/// [`entry_size`], as raft-rs's `limit_size` counts them.
+///
+/// ```
+/// # mod tinyraft { pub use tinyraft_log::*; pub use tinyraft_log::storage::{RaftState, Storage}; pub use tinyraft_proto::{eraftpb, prost}; pub mod util { pub use tinyraft_log::storage::{entry_size, limit_size}; } }
+/// use tinyraft::util::{entry_size, limit_size};
+/// use tinyraft::eraftpb::Entry;
+///
+/// let e = |i| Entry { index: i, term: 1, data: vec![0u8; 10].into(), ..Default::default() };
+/// let mut ents = vec![e(1), e(2), e(3)];
+/// let two = entry_size(&ents[0]) + entry_size(&ents[1]);
+/// limit_size(&mut ents, Some(two));
+/// assert_eq!(ents.len(), 2);
+/// limit_size(&mut ents, Some(0));
+/// assert_eq!(ents.len(), 1, "at least one entry");
+/// ```
+pub fn limit_size(ents: &mut Vec<Entry>, max_size: Option<u64>) {
     let Some(max) = max_size else { return };
     if ents.len() <= 1 {
         return;
@@ -151,8 +172,10 @@ pub(crate) fn limit_size(ents: &mut Vec<Entry>, max_size: Option<u64>) {
     ents.truncate(keep);
 }
 
-/// The encoded size of one entry, the unit `max_size` limits count in.
-pub(crate) fn entry_size(e: &Entry) -> u64 {
+/// The encoded size of one entry (its protobuf length, without the tag
+/// and length prefix of an enclosing message), the unit every `max_size`
+/// limit counts in.
+pub fn entry_size(e: &Entry) -> u64 {
     use prost::Message as _;
     e.encoded_len() as u64
 }
