@@ -62,7 +62,7 @@ mod tests {
         }
     }
 
-    /// Thesis §11.1 / API.md Ready rules: an append ack for an index the
+    /// Figure 2 (persist before responding) / the Ready contract: an append ack for an index the
     /// disk does not hold is caught; one it holds passes.
     #[test]
     fn append_ack_must_be_durable() {

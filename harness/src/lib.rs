@@ -36,6 +36,8 @@
 //!   canonical snapshots and a digest.
 //! * [`linearizability`] — a Porcupine-style checker for client histories of
 //!   that service.
+//! * [`history`] — those histories as JSON lines and as Jepsen EDN, for
+//!   outside checkers (Porcupine, Knossos, Elle), and read back.
 //! * [`timeline`] — a self-contained HTML timeline of a trace.
 
 mod ack_check;
@@ -45,6 +47,7 @@ mod cluster;
 mod disk;
 pub mod embedder;
 pub mod faults;
+pub mod history;
 pub mod invariants;
 pub mod kv;
 pub mod linearizability;

@@ -327,8 +327,9 @@ impl SimNode {
     }
 
     /// Records committed entries the core handed out: each must come after
-    /// everything handed out before (API.md: a Ready hands each committed
-    /// entry out once, however many are outstanding). Returns the breach.
+    /// everything handed out before (the Ready contract: each committed
+    /// entry is handed out once, however many Readies are outstanding).
+    /// Returns the breach.
     pub(crate) fn record_handed_out(&mut self, ents: &[Entry]) -> Option<String> {
         let first = ents.first()?.index;
         let last = ents.last()?.index;

@@ -191,7 +191,7 @@
 //! - **empty storage** ([`MemStorage::new`](storage::MemStorage::new)): it
 //!   knows no membership, so it never campaigns and answers the leader's
 //!   first append by asking for a snapshot; the leader's
-//!   [`Storage::snapshot`](storage::Storage::snapshot)`(index, to)` builds
+//!   [`Storage::snapshot`]`(index, to)` builds
 //!   one that includes it, and it arrives in [`Ready::snapshot`], persisted
 //!   (conf state included) before the node acts on it;
 //! - **storage seeded with the cluster's membership**

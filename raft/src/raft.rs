@@ -363,8 +363,9 @@ impl<S: Storage> Raft<S> {
             e.index = last;
         }
         let before = self.raft_log.last_index();
-        let after = self.raft_log.append(&ents);
-        if after == before && !ents.is_empty() {
+        let appending = !ents.is_empty();
+        let after = self.raft_log.append_owned(ents);
+        if after == before && appending {
             return false;
         }
         let id = self.id;

@@ -10,7 +10,7 @@ use tinyraft_proto::eraftpb::{Entry, EntryType, Message, MessageType};
 
 use crate::errors::{Error, Result};
 use crate::raft::Raft;
-use crate::tracker::ProgressState;
+use crate::tracker::{ProgressState, QueuedAppend};
 
 /// Encoded size of an entry, as `max_size_per_msg` counts it.
 fn entry_size(e: &Entry) -> u64 {
@@ -37,36 +37,13 @@ impl<S: Storage> Raft<S> {
         }
         let next = pr.next_idx.max(1);
         let prev = next - 1;
-        let log_term = self.raft_log.term(prev);
-        let ents = self.raft_log.entries(next, Some(self.max_msg_size));
-        let (log_term, ents) = match (log_term, ents) {
-            (Ok(t), Ok(e)) => (t, e),
-            (Err(StorageError::Compacted), _) | (_, Err(StorageError::Compacted)) => {
-                return self.send_snapshot(to);
-            }
-            (Err(e), _) | (_, Err(e)) => {
-                // Unavailable and friends: leave the follower probing, retry later.
-                debug!(self.logger, "cannot build append now"; "to" => to, "next" => next, "err" => %e);
-                return false;
-            }
+        let last = match self.batch_into_queued_append(to, prev) {
+            Some(last) => Some(last),
+            None => match self.queue_append(to, prev, allow_empty) {
+                Some(last) => last,
+                None => return false,
+            },
         };
-        if ents.is_empty() && !allow_empty {
-            return false;
-        }
-        let last = ents.last().map(|e| e.index);
-        let commit = self.raft_log.committed;
-        if !self.merge_into_queued_append(to, prev, &ents) {
-            let m = Message {
-                msg_type: MessageType::MsgAppend as i32,
-                to,
-                index: prev,
-                log_term,
-                entries: ents,
-                commit,
-                ..Default::default()
-            };
-            self.send(m);
-        }
         let Some(pr) = self.prs.get_mut(to) else {
             return true;
         };
@@ -83,6 +60,123 @@ impl<S: Storage> Raft<S> {
         true
     }
 
+    /// Reads the entries after `prev` and queues them for `to` (merged into
+    /// a queued append when possible), or a snapshot if the log no longer
+    /// has them. `None` if nothing was queued; else the last index sent
+    /// (`Some(None)` for an empty append or a snapshot).
+    fn queue_append(&mut self, to: u64, prev: u64, allow_empty: bool) -> Option<Option<u64>> {
+        let next = prev + 1;
+        let log_term = self.raft_log.term(prev);
+        let ents = self.raft_log.entries(next, Some(self.max_msg_size));
+        let (log_term, ents) = match (log_term, ents) {
+            (Ok(t), Ok(e)) => (t, e),
+            (Err(StorageError::Compacted), _) | (_, Err(StorageError::Compacted)) => {
+                return self.send_snapshot(to).then_some(None);
+            }
+            (Err(e), _) | (_, Err(e)) => {
+                // Unavailable and friends: leave the follower probing, retry later.
+                debug!(self.logger, "cannot build append now"; "to" => to, "next" => next, "err" => %e);
+                return None;
+            }
+        };
+        if ents.is_empty() && !allow_empty {
+            return None;
+        }
+        let last = ents.last().map(|e| e.index);
+        let commit = self.raft_log.committed;
+        if !self.merge_into_queued_append(to, prev, &ents) {
+            let size = ents.iter().map(entry_size).sum();
+            let q = QueuedAppend {
+                term: self.term,
+                prev,
+                last: last.unwrap_or(prev),
+                size,
+            };
+            let m = Message {
+                msg_type: MessageType::MsgAppend as i32,
+                to,
+                index: prev,
+                log_term,
+                entries: ents,
+                commit,
+                ..Default::default()
+            };
+            self.send(m);
+            self.prs.set_queued_append(to, q);
+        }
+        Some(last)
+    }
+
+    /// The queued append to `to` of this term, if it ends exactly at `prev`.
+    fn queued_append_at(
+        msgs: &mut [Message],
+        to: u64,
+        term: u64,
+        prev: u64,
+    ) -> Option<&mut Message> {
+        let m = msgs
+            .iter_mut()
+            .rev()
+            .find(|m| m.to == to && m.msg_type() == MessageType::MsgAppend && m.term == term)?;
+        let end = m.entries.last().map_or(m.index, |e| e.index);
+        (end == prev).then_some(m)
+    }
+
+    /// The hot path of a proposal: the entries after `prev` are all still
+    /// unstable (just appended) and an append to `to` of this term ending
+    /// at `prev` is queued, so they extend it straight from the unstable
+    /// log, without reading the storage or building an intermediate
+    /// vector; the size limit counts with the recorded size of the queued
+    /// message. Returns the new last index sent, or `None` (nothing
+    /// changed) when the general path must decide.
+    fn batch_into_queued_append(&mut self, to: u64, prev: u64) -> Option<u64> {
+        let unstable = self.raft_log.unstable_entries();
+        let first = unstable.first()?.index;
+        let start = usize::try_from(prev.checked_add(1)?.checked_sub(first)?).ok()?;
+        let new = unstable.get(start..).filter(|n| !n.is_empty())?;
+        let (term, max) = (self.term, self.max_msg_size);
+        let m = Self::queued_append_at(&mut self.msgs, to, term, prev)?;
+        let record = self.prs.queued_append_mut(to, term, m.index, prev);
+        let old = match &record {
+            Some(q) => q.size,
+            None => m.entries.iter().map(entry_size).sum(),
+        };
+        // As `entries(next, max)` would: at most `max` bytes, at least one.
+        let mut add = 0u64;
+        let mut take = 0;
+        for e in new {
+            let s = entry_size(e);
+            if take > 0 && add.saturating_add(s) > max {
+                break;
+            }
+            add = add.saturating_add(s);
+            take += 1;
+        }
+        let size = old.saturating_add(add);
+        if size > max && !m.entries.is_empty() {
+            return None;
+        }
+        m.entries.extend_from_slice(&new[..take]);
+        m.commit = self.raft_log.committed;
+        let last = new[take - 1].index;
+        match record {
+            Some(q) => {
+                q.last = last;
+                q.size = size;
+            }
+            None => {
+                let q = QueuedAppend {
+                    term,
+                    prev: m.index,
+                    last,
+                    size,
+                };
+                self.prs.set_queued_append(to, q);
+            }
+        }
+        Some(last)
+    }
+
     /// Batching: if an append to `to` of this term is still queued and ends
     /// exactly at `prev`, extend it with `ents` instead of queueing another
     /// message (within `max_size_per_msg`).
@@ -91,30 +185,39 @@ impl<S: Storage> Raft<S> {
             return false;
         }
         let (term, commit, max) = (self.term, self.raft_log.committed, self.max_msg_size);
-        let Some(m) = self
-            .msgs
-            .iter_mut()
-            .rev()
-            .find(|m| m.to == to && m.msg_type() == MessageType::MsgAppend && m.term == term)
-        else {
+        let Some(m) = Self::queued_append_at(&mut self.msgs, to, term, prev) else {
             return false;
         };
-        let end = m.entries.last().map_or(m.index, |e| e.index);
-        if end != prev {
-            return false;
-        }
-        let size: u64 = m.entries.iter().chain(ents.iter()).map(entry_size).sum();
-        if size > max && !m.entries.is_empty() {
-            return false;
+        let old = match self.prs.queued_append_mut(to, term, m.index, prev) {
+            Some(q) => q.size,
+            None => m.entries.iter().map(entry_size).sum(),
+        };
+        let mut size = old;
+        for e in ents {
+            size = size.saturating_add(entry_size(e));
+            if size > max && !m.entries.is_empty() {
+                // Stop measuring at once: a full append (a catch-up's) is
+                // not re-measured for every next one.
+                return false;
+            }
         }
         m.entries.extend_from_slice(ents);
         m.commit = commit;
+        let q = QueuedAppend {
+            term,
+            prev: m.index,
+            last: ents[ents.len() - 1].index,
+            size,
+        };
+        self.prs.set_queued_append(to, q);
         true
     }
 
     /// Sends appends to every member that may receive one.
     pub fn bcast_append(&mut self) {
-        for id in self.prs.member_ids() {
+        let mut i = 0;
+        while let Some(id) = self.prs.member_at(i) {
+            i += 1;
             if id != self.id {
                 self.send_append(id);
             }
@@ -129,7 +232,9 @@ impl<S: Storage> Raft<S> {
     }
 
     pub(crate) fn bcast_heartbeat_with_ctx(&mut self, ctx: Option<Bytes>) {
-        for id in self.prs.member_ids() {
+        let mut i = 0;
+        while let Some(id) = self.prs.member_at(i) {
+            i += 1;
             if id != self.id {
                 self.send_heartbeat(id, ctx.clone());
             }

@@ -7,7 +7,7 @@ use common::Cluster;
 use tinyraft::eraftpb::{ConfChange, ConfChangeType};
 use tinyraft::{Error, ProgressState, StateRole};
 
-/// §5.2 + API.md "Own log and commit": a single voter leads at once and
+/// §5.2 + thesis §10.2.1 (a leader counts its own log only once durable): a single voter leads at once and
 /// commits a proposal one Ready after the proposal is in `Ready::entries`.
 #[test]
 fn single_node_elects_and_commits_one_ready_later() {

@@ -157,7 +157,7 @@ fn proposals_by_role() {
     );
 }
 
-/// API.md: a leader commits only what is durable on a quorum, counting its
+/// Thesis §10.2.1: a leader commits only what is durable on a quorum, counting its
 /// own log only after `on_persist_entries`.
 #[test]
 fn leader_counts_own_log_only_once_persisted() {

@@ -418,7 +418,42 @@ impl<S: Storage> RaftLog<S> {
         self.last_index()
     }
 
+    /// [`append`](Self::append), taking the entries by value: they move
+    /// into the log instead of being cloned (a leader's fresh proposals).
+    ///
+    /// ```
+    /// use slog::{Discard, Logger, o};
+    /// use tinyraft_log::RaftLog;
+    /// use tinyraft_log::storage::MemStorage;
+    /// use tinyraft_proto::eraftpb::Entry;
+    ///
+    /// let mut log = RaftLog::new(MemStorage::new(), Logger::root(Discard, o!()));
+    /// let e = |index| Entry { index, term: 1, data: "x".into(), ..Default::default() };
+    /// assert_eq!(log.append_owned(vec![e(1), e(2)]), 2);
+    /// assert_eq!(log.append_owned(vec![e(4)]), 2, "a gap is refused");
+    /// assert_eq!(log.unstable_entries(), &[e(1), e(2)]);
+    /// ```
+    pub fn append_owned(&mut self, ents: Vec<Entry>) -> u64 {
+        match self.check_append(&ents) {
+            Ok(()) => self.unstable.truncate_and_append_owned(ents),
+            Err(reason) => {
+                error!(self.logger, "refusing to append entries"; "reason" => reason,
+                    "committed" => self.committed, "last_index" => self.last_index());
+            }
+        }
+        self.last_index()
+    }
+
     fn try_append(&mut self, ents: &[Entry]) -> std::result::Result<(), String> {
+        self.check_append(ents)?;
+        self.unstable.truncate_and_append(ents);
+        Ok(())
+    }
+
+    /// Checks `ents` for [`append`](Self::append) and moves `stabled` and
+    /// the unstable offset as appending them requires; the caller then puts
+    /// them into the unstable segment.
+    fn check_append(&mut self, ents: &[Entry]) -> std::result::Result<(), String> {
         let (Some(first), Some(last)) = (ents.first(), ents.last()) else {
             return Ok(());
         };
@@ -467,7 +502,6 @@ impl<S: Storage> RaftLog<S> {
         if after <= self.stabled {
             self.stabled = after - 1;
         }
-        self.unstable.truncate_and_append(ents);
         Ok(())
     }
 
@@ -746,17 +780,16 @@ impl<S: Storage> RaftLog<S> {
         };
         let lo = self.unstable.offset.max(store_first);
         // The storage compacted beyond `upto`: it holds them in a snapshot.
-        let mut shown = lo > upto;
-        if !shown {
-            if let Ok(stored) = self.store.entries(lo, upto + 1, None) {
-                let mine = self.unstable.slice(lo, upto + 1);
-                shown = stored.len() == mine.len()
-                    && stored
-                        .iter()
-                        .zip(mine)
-                        .all(|(a, b)| a.index == b.index && a.term == b.term);
-            }
-        }
+        // Otherwise it shows them if it has our entries at both ends of
+        // `[lo, upto]`: the storage only ever holds versions of this node's
+        // log, so by Log Matching (§5.3) an entry of the same index and term
+        // means the same entries up to it. Only terms are read: copying the
+        // range back out just to compare it cost a copy of every entry.
+        let same_term = |i: u64| {
+            let mine = self.unstable.maybe_term(i);
+            mine.is_some() && self.store.term(i).ok() == mine
+        };
+        let shown = lo > upto || (same_term(upto) && same_term(lo));
         if shown {
             let mut upto = upto;
             if upto == last && self.store.last_index() != Ok(last) {

@@ -87,7 +87,21 @@ impl Unstable {
     /// replacing every unstable entry from `ents[0].index` on.
     pub fn truncate_and_append(&mut self, ents: &[Entry]) {
         let Some(first) = ents.first() else { return };
-        let after = first.index;
+        self.truncate_for(first.index);
+        self.entries.extend_from_slice(ents);
+    }
+
+    /// [`truncate_and_append`](Self::truncate_and_append), moving `ents` in.
+    pub fn truncate_and_append_owned(&mut self, ents: Vec<Entry>) {
+        let Some(first) = ents.first() else { return };
+        self.truncate_for(first.index);
+        self.entries.extend(ents);
+    }
+
+    /// Makes room for entries starting at `after`: drops every unstable
+    /// entry from `after` on (all of them, moving `offset`, if `after` is at
+    /// or before it).
+    fn truncate_for(&mut self, after: u64) {
         if after <= self.offset {
             // Replaces the whole segment, and possibly durable entries too:
             // the view now switches to these entries from `after` on.
@@ -97,7 +111,6 @@ impl Unstable {
             let keep = (after - self.offset) as usize;
             self.entries.truncate(keep);
         }
-        self.entries.extend_from_slice(ents);
     }
 
     /// The unstable entries in `[lo, hi)`, clipped to what this segment

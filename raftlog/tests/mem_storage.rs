@@ -1,4 +1,4 @@
-//! Unit tests of `MemStorage`: API.md's "MemStorage behaviour" paragraph and
+//! Unit tests of `MemStorage`: the documented MemStorage behaviour and
 //! the etcd-raft/raft-rs storage conventions (dummy entry, errors not panics).
 
 mod common;
@@ -84,6 +84,26 @@ fn entries_max_size_zero_exact_and_overflow() {
     assert_eq!(s.entries(1, 4, None).unwrap(), stored);
     let huge = storage_with(&[big(1, 1, 1000)]);
     assert_eq!(huge.entries(1, 2, Some(10)).unwrap().len(), 1);
+}
+
+/// Issue 11 (catch-up in bounded memory): a size-limited read of a long
+/// range allocates for what it returns, not for the whole range, and the
+/// payloads are shared with the storage rather than copied.
+#[test]
+fn entries_size_limited_read_is_sized_by_the_limit_not_the_range() {
+    let stored: Vec<_> = (1..=10_000).map(|i| big(i, 1, 100)).collect();
+    let s = storage_with(&stored);
+    let one = size(&stored[0]);
+    let got = s.entries(1, 10_001, Some(3 * one)).unwrap();
+    assert_eq!(got.len(), 3);
+    assert_eq!(got.capacity(), 3, "vector sized by the limit");
+    assert_eq!(got[..], stored[..3]);
+    let again = s.entries(1, 2, None).unwrap();
+    assert_eq!(
+        got[0].data.as_ptr(),
+        again[0].data.as_ptr(),
+        "payload shared, not copied"
+    );
 }
 
 /// append(): a conflicting suffix is replaced.

@@ -606,6 +606,39 @@ fn batching_proposals_into_one_append_2ab() {
     }
 }
 
+/// Batching within `Config::max_size_per_msg` (issue 11: the merge counts
+/// with the queued append's recorded size instead of re-measuring it):
+/// proposals queued one by one join the queued append only while it stays
+/// within the limit; the next one opens a new append, which later ones join.
+#[test]
+fn batching_stops_at_max_size_per_msg_2ab() {
+    let mut c = new_config(1, ET, 1);
+    c.max_size_per_msg = 350;
+    let mut r = raft_from(&c, new_storage(&[1, 2, 3], &[]));
+    make_leader_with_committed_noop(&mut r);
+    for i in 0..7u8 {
+        r.step(propose(1, vec![i; 100])).expect("propose");
+    }
+    let one = {
+        use prost::Message as _;
+        entry_data(1, 2, vec![0u8; 100]).encoded_len()
+    };
+    assert!(3 * one <= 350 && 4 * one > 350, "entry size {one}");
+    for to in [2, 3] {
+        let a = appends_to(&r.msgs, to);
+        let idx: Vec<Vec<u64>> = a
+            .iter()
+            .map(|m| m.entries.iter().map(|e| e.index).collect())
+            .collect();
+        assert_eq!(idx, vec![vec![2, 3, 4], vec![5, 6, 7], vec![8]], "to {to}");
+        assert_eq!(
+            a.iter().map(|m| m.index).collect::<Vec<_>>(),
+            vec![1, 4, 7],
+            "each append follows the previous one, to {to}"
+        );
+    }
+}
+
 /// §5.3: a follower's log and commit catch up after it was cut off.
 #[test]
 fn lagging_follower_catches_up_2ab() {

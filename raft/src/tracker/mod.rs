@@ -26,10 +26,28 @@ use crate::quorum::{self, VoteResult};
 #[derive(Clone, Debug)]
 pub struct ProgressTracker {
     progress: BTreeMap<u64, Progress>,
+    /// The keys of `progress`, sorted: broadcasts walk them by position.
+    ids: Vec<u64>,
     voters: BTreeSet<u64>,
     learners: BTreeSet<u64>,
     votes: BTreeMap<u64, bool>,
     max_inflight: usize,
+    /// The encoded size of the last append queued to each member, keyed by
+    /// what identifies that message's entries (see [`QueuedAppend`]), so
+    /// batching a proposal into it does not re-measure the whole batch.
+    queued_appends: BTreeMap<u64, QueuedAppend>,
+}
+
+/// What identifies an append message's entries within a leader's log (its
+/// term, the index before its first entry and its last entry's index), and
+/// their encoded size. Within one term the leader's log never changes, so
+/// equal keys mean equal entries.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct QueuedAppend {
+    pub term: u64,
+    pub prev: u64,
+    pub last: u64,
+    pub size: u64,
 }
 
 impl ProgressTracker {
@@ -37,10 +55,12 @@ impl ProgressTracker {
     pub fn new(max_inflight: usize) -> ProgressTracker {
         ProgressTracker {
             progress: BTreeMap::new(),
+            ids: Vec::new(),
             voters: BTreeSet::new(),
             learners: BTreeSet::new(),
             votes: BTreeMap::new(),
             max_inflight,
+            queued_appends: BTreeMap::new(),
         }
     }
 
@@ -48,9 +68,11 @@ impl ProgressTracker {
     /// probing from `next_idx`.
     pub fn apply_conf_state(&mut self, cs: &ConfState, next_idx: u64) {
         self.progress.clear();
+        self.ids.clear();
         self.voters.clear();
         self.learners.clear();
         self.votes.clear();
+        self.queued_appends.clear();
         for &id in &cs.voters {
             self.add_voter(id, next_idx);
         }
@@ -97,6 +119,42 @@ impl ProgressTracker {
         self.progress.keys().copied().collect()
     }
 
+    /// The `i`-th member id in id order: broadcasts walk the members by
+    /// position, without allocating, while keeping `&mut` access to
+    /// everything else between steps.
+    pub(crate) fn member_at(&self, i: usize) -> Option<u64> {
+        self.ids.get(i).copied()
+    }
+
+    fn sync_ids(&mut self) {
+        self.ids.clear();
+        self.ids.extend(self.progress.keys().copied());
+    }
+
+    /// The record of the append queued to `to`, if it is the one
+    /// identified by `term`, `prev` and `last` (to read its size and update
+    /// it in place as the append grows).
+    pub(crate) fn queued_append_mut(
+        &mut self,
+        to: u64,
+        term: u64,
+        prev: u64,
+        last: u64,
+    ) -> Option<&mut QueuedAppend> {
+        self.queued_appends
+            .get_mut(&to)
+            .filter(|q| q.term == term && q.prev == prev && q.last == last)
+    }
+
+    /// Records the size of the append now queued to `to`.
+    pub(crate) fn set_queued_append(&mut self, to: u64, q: QueuedAppend) {
+        if let Some(slot) = self.queued_appends.get_mut(&to) {
+            *slot = q;
+        } else if self.progress.contains_key(&to) {
+            self.queued_appends.insert(to, q);
+        }
+    }
+
     /// The membership as a `ConfState` (sorted lists).
     pub fn conf_state(&self) -> ConfState {
         ConfState {
@@ -137,9 +195,10 @@ impl ProgressTracker {
         self.learners.remove(&id);
         self.voters.insert(id);
         let cap = self.max_inflight;
-        self.progress
-            .entry(id)
-            .or_insert_with(|| Progress::new(next_idx, cap));
+        if let std::collections::btree_map::Entry::Vacant(v) = self.progress.entry(id) {
+            v.insert(Progress::new(next_idx, cap));
+            self.sync_ids();
+        }
     }
 
     /// Adds `id` as a learner; a voter stays a voter (a demotion is not a
@@ -150,17 +209,21 @@ impl ProgressTracker {
         }
         self.learners.insert(id);
         let cap = self.max_inflight;
-        self.progress
-            .entry(id)
-            .or_insert_with(|| Progress::new(next_idx, cap));
+        if let std::collections::btree_map::Entry::Vacant(v) = self.progress.entry(id) {
+            v.insert(Progress::new(next_idx, cap));
+            self.sync_ids();
+        }
     }
 
     /// Removes member `id` (no-op if absent).
     pub fn remove(&mut self, id: u64) {
         self.voters.remove(&id);
         self.learners.remove(&id);
-        self.progress.remove(&id);
+        if self.progress.remove(&id).is_some() {
+            self.sync_ids();
+        }
         self.votes.remove(&id);
+        self.queued_appends.remove(&id);
     }
 
     /// Forgets the votes of the last election.
@@ -318,6 +381,62 @@ mod tests {
         assert!(t.has_active_quorum(1), "1, 2 and 3 answered");
         assert!(t.quorum_recently_active(1), "check-quorum counts the grace");
         assert!(!t.get(4).unwrap().active_by_grace, "grace lasts one round");
+    }
+
+    /// Broadcasts walk the members in id order (Raft §5.3: every follower
+    /// gets its append) by position, through membership changes.
+    #[test]
+    fn member_at_walks_members_in_order() {
+        let walk = |t: &ProgressTracker| {
+            let mut seen = vec![];
+            while let Some(id) = t.member_at(seen.len()) {
+                seen.push(id);
+            }
+            seen
+        };
+        let mut t = tracker(&[3, 1, 7], &[5]);
+        assert_eq!(walk(&t), vec![1, 3, 5, 7]);
+        assert_eq!(walk(&t), t.member_ids());
+        t.add_learner(4, 1);
+        t.add_voter(5, 1);
+        t.remove(1);
+        assert_eq!(walk(&t), vec![3, 4, 5, 7]);
+        t.apply_conf_state(&(vec![2], vec![]).into(), 1);
+        assert_eq!(walk(&t), vec![2]);
+        assert_eq!(walk(&tracker(&[], &[])), Vec::<u64>::new());
+    }
+
+    /// A recorded append size answers only for the same message (term,
+    /// prev, last) and is forgotten with the member.
+    #[test]
+    fn queued_append_size_is_keyed_by_message() {
+        let mut t = tracker(&[1, 2], &[]);
+        let q = QueuedAppend {
+            term: 2,
+            prev: 4,
+            last: 9,
+            size: 700,
+        };
+        t.set_queued_append(2, q);
+        t.set_queued_append(9, q);
+        let size = |t: &mut ProgressTracker, to, term, prev, last| {
+            t.queued_append_mut(to, term, prev, last).map(|q| q.size)
+        };
+        assert_eq!(size(&mut t, 2, 2, 4, 9), Some(700));
+        assert_eq!(size(&mut t, 2, 3, 4, 9), None);
+        assert_eq!(size(&mut t, 2, 2, 4, 10), None);
+        assert_eq!(size(&mut t, 9, 2, 4, 9), None, "not a member");
+        t.set_queued_append(
+            2,
+            QueuedAppend {
+                last: 10,
+                size: 800,
+                ..q
+            },
+        );
+        assert_eq!(size(&mut t, 2, 2, 4, 10), Some(800));
+        t.remove(2);
+        assert_eq!(size(&mut t, 2, 2, 4, 10), None);
     }
 
     #[test]

@@ -6,7 +6,7 @@ use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use bytes::Bytes;
 use tinyraft_proto::eraftpb::{ConfState, Entry, HardState, Snapshot, SnapshotMetadata};
 
-use super::{MAX_LOG_INDEX, RaftState, Result, Storage, StorageError, limit_size};
+use super::{MAX_LOG_INDEX, RaftState, Result, Storage, StorageError, fitting_prefix};
 
 /// The data behind a [`MemStorage`] handle; reach it with [`MemStorage::wl`]
 /// (to change it) or [`MemStorage::rl`] (to read it).
@@ -74,9 +74,11 @@ impl MemStorageCore {
         }
         let lo = (low - self.first_index()) as usize;
         let hi = (high - self.first_index()) as usize;
-        let mut ents = self.entries[lo..hi].to_vec();
-        limit_size(&mut ents, max_size);
-        Ok(ents)
+        // Measure first, copy only what fits: a lagging follower's range can
+        // be the whole log, and the vector must not be sized by it.
+        let ents = &self.entries[lo..hi];
+        let keep = fitting_prefix(ents, max_size);
+        Ok(ents[..keep].to_vec())
     }
 
     /// The hard state last set (or raised by [`apply_snapshot`](Self::apply_snapshot)).

@@ -156,20 +156,30 @@ pub trait Storage {
 /// assert_eq!(ents.len(), 1, "at least one entry");
 /// ```
 pub fn limit_size(ents: &mut Vec<Entry>, max_size: Option<u64>) {
-    let Some(max) = max_size else { return };
+    let keep = fitting_prefix(ents, max_size);
+    ents.truncate(keep);
+}
+
+/// How many entries of `ents` [`limit_size`] keeps, without touching them:
+/// a storage measures first and copies only what fits (a lagging
+/// follower's range can be the whole log).
+pub(crate) fn fitting_prefix(ents: &[Entry], max_size: Option<u64>) -> usize {
+    let Some(max) = max_size else {
+        return ents.len();
+    };
     if ents.len() <= 1 {
-        return;
+        return ents.len();
     }
     let mut size: u64 = 0;
     let mut keep = 0;
-    for e in ents.iter() {
+    for e in ents {
         size = size.saturating_add(entry_size(e));
         if keep > 0 && size > max {
             break;
         }
         keep += 1;
     }
-    ents.truncate(keep);
+    keep
 }
 
 /// The encoded size of one entry (its protobuf length, without the tag
