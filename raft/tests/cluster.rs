@@ -326,7 +326,10 @@ fn conf_change_v2_simple_applies_and_joint_is_refused() {
     };
     let cs = c.node(1).apply_conf_change(&add2).unwrap();
     assert_eq!(cs.voters, vec![1, 2]);
-    let cs = c.node(1).apply_conf_change(&ConfChangeV2::default()).unwrap();
+    let cs = c
+        .node(1)
+        .apply_conf_change(&ConfChangeV2::default())
+        .unwrap();
     assert_eq!(cs.voters, vec![1, 2]);
     let mut joint = add2.clone();
     joint.set_transition(ConfChangeTransition::Explicit);
