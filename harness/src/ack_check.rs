@@ -20,7 +20,16 @@ pub(crate) fn check_durable_ack(
     holds: impl Fn(u64) -> bool,
 ) -> Result<(), Breach> {
     match m.msg_type() {
-        MessageType::MsgAppendResponse if !m.reject && m.index > 0 && !holds(m.index) => {
+        // An ack made in an earlier term than the one the sender's disk is in
+        // now may have gone stale legitimately: the Ready that carries it can
+        // also carry a newer leader's entries that replace the acked ones
+        // (swarm seed 7857: node 5 acks index 100 of term 1, then in the same
+        // Ready adopts term 3 and a term-3 entry at 99). Only the old leader
+        // could count it, and a commit that rests on it is still checked by
+        // `commit_quorum` and `durability`.
+        MessageType::MsgAppendResponse
+            if !m.reject && m.index > 0 && m.term >= durable_hs.term && !holds(m.index) =>
+        {
             return Err((
                 "durable_ack",
                 format!(
@@ -73,6 +82,15 @@ mod tests {
         let mut rej = ack.clone();
         rej.reject = true;
         assert!(check_durable_ack(&rej, &hs, |_| false).is_ok());
+        // An ack of term 3 sent once the disk is in term 5 (a newer leader's
+        // entries replaced the acked ones in the same Ready) is stale, not a
+        // broken promise.
+        let later = HardState {
+            term: 5,
+            vote: 0,
+            commit: 0,
+        };
+        assert!(check_durable_ack(&ack, &later, |i| i <= 6).is_ok());
     }
 
     /// Figure 2 (votedFor is persistent): a granted vote must be on disk.

@@ -17,7 +17,10 @@ use crate::embedder::{EmbedderMode, EmbedderProfile};
 use crate::faults::{FaultKind, FaultSchedule};
 use crate::invariants::Violation;
 use crate::linearizability::{self, LinResult};
+use crate::reshape::Reshape;
+use crate::swarm::Swarm;
 use crate::trace::EventKind;
+use tinyraft::ReadOnlyOption;
 
 /// What one campaign seed runs.
 #[derive(Clone, Debug)]
@@ -47,6 +50,14 @@ pub struct CampaignOptions {
     pub read_index: bool,
     /// Bug injection (see [`SimConfig::bug_ack_before_sync`]).
     pub bug_ack_before_sync: bool,
+    /// Swarm testing: each seed draws its node count (up to `nodes`), node
+    /// configuration, workload and fault mix (from `faults`); see
+    /// [`crate::swarm`]. Off: every seed runs the fixed configuration.
+    pub swarm: bool,
+    /// Allow lease reads (`ReadOnlyOption::LeaseBased`) in swarm draws.
+    pub lease_reads: bool,
+    /// Timing and size transforms of the schedule (set by `shrink`).
+    pub reshape: Reshape,
     /// Bug injection (see [`SimConfig::bug_fsync_ignores_snapshot`]).
     pub bug_fsync_ignores_snapshot: bool,
 }
@@ -66,8 +77,44 @@ impl Default for CampaignOptions {
             lin_budget: linearizability::DEFAULT_BUDGET_STEPS,
             read_index: true,
             bug_ack_before_sync: false,
+            swarm: true,
+            lease_reads: LEASE_READS,
+            reshape: Reshape::default(),
             bug_fsync_ignores_snapshot: false,
         }
+    }
+}
+
+/// Whether swarm draws include lease reads by default (on half of the
+/// check-quorum seeds).
+pub const LEASE_READS: bool = true;
+
+/// The swarm draw of `seed`, if `opts` asks for swarm testing.
+pub fn swarm_for(opts: &CampaignOptions, seed: u64) -> Option<Swarm> {
+    opts.swarm.then(|| {
+        let mut w = Swarm::draw(seed, opts.nodes, &opts.faults, opts.lease_reads);
+        if let Some(cap) = opts.reshape.nodes_cap {
+            w.nodes = w.nodes.min(cap).max(1);
+        }
+        w
+    })
+}
+
+/// Initial voters of `seed` before any `nodes_cap`.
+fn drawn_nodes(opts: &CampaignOptions, seed: u64) -> usize {
+    match opts.swarm {
+        true => Swarm::draw(seed, opts.nodes, &opts.faults, opts.lease_reads).nodes,
+        false => opts.nodes,
+    }
+}
+
+/// The seed's fault schedule (drawn from its swarm's fault mix).
+pub fn schedule_for(opts: &CampaignOptions, seed: u64) -> FaultSchedule {
+    match swarm_for(opts, seed) {
+        Some(w) => {
+            FaultSchedule::generate_mix(seed, w.nodes, &w.kinds, opts.duration_ms, w.fault_gap_ms)
+        }
+        None => FaultSchedule::generate(seed, opts.nodes, &opts.faults, opts.duration_ms),
     }
 }
 
@@ -100,13 +147,46 @@ pub struct SeedReport {
     pub profiles: Vec<EmbedderProfile>,
     /// Linearizability verdict was `Unknown` (budget exhausted).
     pub lin_unknown: bool,
+    /// What the seed drew (swarm testing).
+    pub swarm: Option<Swarm>,
 }
 
 /// Builds the cluster for `seed`.
 pub fn sim_config(opts: &CampaignOptions, seed: u64) -> SimConfig {
+    if let Some(w) = swarm_for(opts, seed) {
+        let snapshots = w.kinds.contains(&FaultKind::Snapshot);
+        return SimConfig {
+            nodes: w.nodes,
+            seed,
+            snapshot_interval: snapshots.then_some(5 + seed % 20),
+            election_tick: w.election_tick,
+            heartbeat_tick: w.heartbeat_tick,
+            check_quorum: w.check_quorum,
+            pre_vote: w.pre_vote,
+            keep_trace: opts.keep_trace,
+            wire_roundtrip: seed % 8 == 0,
+            bug_ack_before_sync: opts.bug_ack_before_sync,
+            max_size_per_msg: w.max_size_per_msg,
+            max_inflight_msgs: w.max_inflight_msgs,
+            skip_bcast_commit: w.skip_bcast_commit,
+            read_only_option: if w.lease_reads {
+                ReadOnlyOption::LeaseBased
+            } else {
+                ReadOnlyOption::Safe
+            },
+            report_unreachable: w.report_unreachable,
+            bug_fsync_ignores_snapshot: opts.bug_fsync_ignores_snapshot,
+            embedder: EmbedderMode::Drawn,
+            crash_mid_ready: true,
+            ..Default::default()
+        };
+    }
     let snapshots = opts.faults.contains(&FaultKind::Snapshot);
     SimConfig {
-        nodes: opts.nodes,
+        nodes: opts
+            .reshape
+            .nodes_cap
+            .map_or(opts.nodes, |c| opts.nodes.min(c).max(1)),
         seed,
         snapshot_interval: snapshots.then_some(5 + seed % 20),
         // Check-quorum (and the leader lease it gives pre-vote) on three
@@ -129,7 +209,7 @@ pub fn sim_config(opts: &CampaignOptions, seed: u64) -> SimConfig {
 
 /// Runs one seed with the schedule the seed draws.
 pub fn run_seed(opts: &CampaignOptions, seed: u64) -> SeedReport {
-    let schedule = FaultSchedule::generate(seed, opts.nodes, &opts.faults, opts.duration_ms);
+    let schedule = schedule_for(opts, seed);
     run_schedule(opts, seed, &schedule).0
 }
 
@@ -140,7 +220,20 @@ pub fn run_schedule(
     seed: u64,
     schedule: &FaultSchedule,
 ) -> (SeedReport, Cluster) {
+    let reshaped;
+    let schedule = if opts.reshape.is_identity() {
+        schedule
+    } else {
+        reshaped = opts.reshape.apply(schedule, drawn_nodes(opts, seed));
+        &reshaped
+    };
+    let swarm = swarm_for(opts, seed);
     let mut c = Cluster::new(sim_config(opts, seed));
+    if let Some(w) = &swarm {
+        c.clients.read_tenths = w.read_tenths;
+        c.clients.any_node = w.any_node;
+        c.clients.max_payload = w.max_payload;
+    }
     c.install_faults(schedule);
     c.start_clients_with(
         opts.clients,
@@ -179,6 +272,11 @@ pub fn run_schedule(
                     }
                 }
                 c.run_for(100);
+            }
+        }
+        if ok && c.check_invariants().is_ok() {
+            if let Err(detail) = catch_up(&mut c, opts.liveness_ms) {
+                c.breach(("liveness", detail));
             }
         }
         violation = c.check_invariants().err();
@@ -229,9 +327,51 @@ pub fn run_schedule(
         fault_actions: schedule.actions.len(),
         violation,
         lin_unknown,
+        swarm,
         profiles: c.profiles().into_iter().map(|(_, p)| p).collect(),
     };
     (report, c)
+}
+
+/// Liveness after healing, for every healed voter: each voter in the
+/// healed core must apply up to the leader's commit index (taken once the
+/// leader committed an entry of its term) within `budget_ms` — not just one
+/// new commit somewhere, so a follower stuck forever fails.
+fn catch_up(c: &mut Cluster, budget_ms: u64) -> Result<(), String> {
+    let Some(l) = c.leader() else {
+        return Ok(());
+    };
+    let Some(raw) = c.nodes.get(&l).and_then(|n| n.raw.as_ref()) else {
+        return Ok(());
+    };
+    let target = raw.raft.raft_log.committed;
+    let voters = raw.raft.prs().voter_ids();
+    let core: Vec<u64> = c
+        .faults
+        .core
+        .iter()
+        .flatten()
+        .copied()
+        .filter(|id| voters.contains(id))
+        .collect();
+    let behind = |c: &Cluster| -> Vec<(u64, u64)> {
+        core.iter()
+            .filter_map(|&id| {
+                let a = c.nodes.get(&id).map_or(0, |n| n.sm_applied);
+                (a < target).then_some((id, a))
+            })
+            .collect()
+    };
+    if c.run_until(budget_ms, |c| behind(c).is_empty()) {
+        return Ok(());
+    }
+    if c.check_invariants().is_err() {
+        return Ok(());
+    }
+    Err(format!(
+        "after healing the core {core:?}, leader {l} committed {target}, but voters (node, applied) {:?} did not catch up within {budget_ms} ms",
+        behind(c)
+    ))
 }
 
 /// Runs `seeds` in parallel on `jobs` threads (each seed on one thread, so
@@ -242,15 +382,36 @@ pub fn run_campaign(
     jobs: usize,
     progress: &(dyn Fn(&SeedReport) + Sync),
 ) -> Vec<SeedReport> {
+    run_campaign_until(opts, seeds, jobs, progress, false)
+}
+
+/// [`run_campaign`]; with `stop_on_first`, no seed is started after the
+/// first violation. Seeds are handed out in order, so every seed before the
+/// first failing one has run: the smallest failing seed reported is the
+/// campaign's first (what the `teeth` table counts).
+pub fn run_campaign_until(
+    opts: &CampaignOptions,
+    seeds: &[u64],
+    jobs: usize,
+    progress: &(dyn Fn(&SeedReport) + Sync),
+    stop_on_first: bool,
+) -> Vec<SeedReport> {
+    let stop = std::sync::atomic::AtomicBool::new(false);
     let next = AtomicU64::new(0);
     let out: Arc<Mutex<Vec<SeedReport>>> = Arc::new(Mutex::new(Vec::with_capacity(seeds.len())));
     std::thread::scope(|s| {
         for _ in 0..jobs.max(1) {
             s.spawn(|| {
                 loop {
+                    if stop.load(Ordering::SeqCst) {
+                        break;
+                    }
                     let i = next.fetch_add(1, Ordering::SeqCst) as usize;
                     let Some(&seed) = seeds.get(i) else { break };
                     let r = run_seed(opts, seed);
+                    if stop_on_first && r.violation.is_some() {
+                        stop.store(true, Ordering::SeqCst);
+                    }
                     progress(&r);
                     if let Ok(mut v) = out.lock() {
                         v.push(r);
@@ -278,11 +439,68 @@ pub struct Shrunk {
     pub schedule: FaultSchedule,
     /// The report of the reduced run (it still fails).
     pub report: SeedReport,
+    /// Sizes of the failing run before shrinking.
+    pub before: ShrinkSize,
+    /// Sizes after.
+    pub after: ShrinkSize,
+}
+
+/// How big a failing run is, for `shrink`'s before/after report.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ShrinkSize {
+    /// Fault actions.
+    pub actions: usize,
+    /// Simulated ms of the fault phase.
+    pub fault_phase_ms: u64,
+    /// When the first fault strikes (ms).
+    pub first_fault_ms: u64,
+    /// Sum of the faults' durations (holds, bursts, disk spikes; ms).
+    pub fault_delay_ms: u64,
+    /// Initial voters.
+    pub nodes: usize,
+    /// Clients × operations.
+    pub client_ops: u64,
+    /// Events simulated until the violation.
+    pub events: u64,
+}
+
+impl ShrinkSize {
+    fn of(opts: &CampaignOptions, seed: u64, schedule: &FaultSchedule, r: &SeedReport) -> Self {
+        let shaped = opts.reshape.apply(schedule, drawn_nodes(opts, seed));
+        ShrinkSize {
+            actions: shaped.actions.len(),
+            fault_phase_ms: opts
+                .cut_ms
+                .unwrap_or(opts.duration_ms)
+                .min(opts.duration_ms),
+            first_fault_ms: shaped.actions.first().map_or(0, |a| a.at_ms),
+            fault_delay_ms: Reshape::total_delay_ms(&shaped),
+            nodes: sim_config(opts, seed).nodes,
+            client_ops: opts.clients as u64 * opts.ops_per_client,
+            events: r.events,
+        }
+    }
+}
+
+impl std::fmt::Display for ShrinkSize {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} actions, first at {} ms, fault phase {} ms, fault durations {} ms, {} nodes, {} client ops, {} events",
+            self.actions,
+            self.first_fault_ms,
+            self.fault_phase_ms,
+            self.fault_delay_ms,
+            self.nodes,
+            self.client_ops,
+            self.events
+        )
+    }
 }
 
 /// The seed's generated schedule restricted to the actions at `keep`.
 pub fn schedule_subset(opts: &CampaignOptions, seed: u64, keep: Option<&[usize]>) -> FaultSchedule {
-    let full = FaultSchedule::generate(seed, opts.nodes, &opts.faults, opts.duration_ms);
+    let full = schedule_for(opts, seed);
     match keep {
         None => full,
         Some(k) => FaultSchedule {
@@ -295,13 +513,18 @@ pub fn schedule_subset(opts: &CampaignOptions, seed: u64, keep: Option<&[usize]>
 }
 
 /// Reduces a failing seed's fault schedule and client workload to a
-/// smaller one that still fails with the same invariant (delta debugging
-/// over the schedule's actions). `None` if the seed passes.
+/// smaller one that still fails with the same invariant: delta debugging
+/// over the schedule's actions, then the fault phase cut short, fewer
+/// clients, every fault earlier, shorter fault durations and fewer voters
+/// (see [`Reshape`]), keeping each step only if the run still fails the
+/// same way. `None` if the seed passes.
 pub fn shrink(opts: &CampaignOptions, seed: u64) -> Option<Shrunk> {
-    let full = FaultSchedule::generate(seed, opts.nodes, &opts.faults, opts.duration_ms);
+    let full = schedule_for(opts, seed);
     let mut opts = opts.clone();
+    let original = opts.clone();
     let first = run_schedule(&opts, seed, &full).0;
     let invariant = first.violation.as_ref()?.invariant.clone();
+    let first_report = first.clone();
     let subset = |keep: &[usize]| FaultSchedule {
         actions: keep.iter().map(|&i| full.actions[i].clone()).collect(),
     };
@@ -368,12 +591,68 @@ pub fn shrink(opts: &CampaignOptions, seed: u64) -> Option<Shrunk> {
             break;
         }
     }
+    // Timing: every fault earlier (the cluster still gets a moment to
+    // elect its first leader), then every fault duration shorter.
+    let first_at = keep.first().map_or(0, |&i| full.actions[i].at_ms);
+    for shift in [first_at.saturating_sub(300), first_at / 2, first_at / 4] {
+        if shift == 0 {
+            continue;
+        }
+        let phase = opts.cut_ms.unwrap_or(opts.duration_ms);
+        let cand = CampaignOptions {
+            reshape: Reshape {
+                shift_ms: shift,
+                ..opts.reshape
+            },
+            cut_ms: Some(phase.saturating_sub(shift).max(1)),
+            ..opts.clone()
+        };
+        if let Some(r) = fails(&cand, &keep) {
+            opts = cand;
+            best = r;
+            break;
+        }
+    }
+    for pct in [10, 25, 50] {
+        let cand = CampaignOptions {
+            reshape: Reshape {
+                delay_pct: pct,
+                ..opts.reshape
+            },
+            ..opts.clone()
+        };
+        if let Some(r) = fails(&cand, &keep) {
+            opts = cand;
+            best = r;
+            break;
+        }
+    }
+    // Size: fewer voters, where the failure allows.
+    let n = sim_config(&opts, seed).nodes;
+    for cap in 1..n {
+        let cand = CampaignOptions {
+            reshape: Reshape {
+                nodes_cap: Some(cap),
+                ..opts.reshape
+            },
+            ..opts.clone()
+        };
+        if let Some(r) = fails(&cand, &keep) {
+            opts = cand;
+            best = r;
+            break;
+        }
+    }
     let schedule = subset(&keep);
+    let before = ShrinkSize::of(&original, seed, &full, &first_report);
+    let after = ShrinkSize::of(&opts, seed, &schedule, &best);
     Some(Shrunk {
         opts,
         keep,
         schedule,
         report: best,
+        before,
+        after,
     })
 }
 

@@ -37,7 +37,7 @@ struct Client {
 }
 
 /// The client population of a run and the history they recorded.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct Clients {
     clients: Vec<Client>,
     pub(crate) history: Vec<Operation>,
@@ -47,6 +47,29 @@ pub(crate) struct Clients {
     pub(crate) completed: u64,
     /// Serve `Get`s through ReadIndex instead of the log.
     pub(crate) read_index: bool,
+    /// Reads among operations, in tenths (default 3).
+    pub(crate) read_tenths: u64,
+    /// Send each operation to a random node (followers forward proposals
+    /// and ReadIndex requests to their leader).
+    pub(crate) any_node: bool,
+    /// Largest `Put` value (0: short values only).
+    pub(crate) max_payload: usize,
+}
+
+impl Default for Clients {
+    fn default() -> Clients {
+        Clients {
+            clients: Vec::new(),
+            history: Vec::new(),
+            active: false,
+            keys: 0,
+            completed: 0,
+            read_index: false,
+            read_tenths: 3,
+            any_node: false,
+            max_payload: 0,
+        }
+    }
 }
 
 impl Cluster {
@@ -119,17 +142,33 @@ impl Cluster {
 
     fn issue(&mut self, ci: usize) {
         let key = format!("k{}", self.rng.random_range(0..self.clients.keys));
-        let op = match self.rng.random_range(0..10) {
-            0..=2 => KvOp::Get { key },
-            3..=4 => KvOp::Put {
-                key,
-                value: format!("p{}", self.rng.random_range(0..1000)),
-            },
-            _ => KvOp::Append {
+        let reads = self.clients.read_tenths;
+        let roll = self.rng.random_range(0..10);
+        let op = if roll < reads {
+            KvOp::Get { key }
+        } else if roll < reads + 2 {
+            let mut value = format!("p{}", self.rng.random_range(0..1000));
+            let max = self.clients.max_payload;
+            if max > 0 && self.rng.random_bool(0.3) {
+                // From empty to larger than max_size_per_msg.
+                let len = self.rng.random_range(0..=max);
+                value = if len == 0 {
+                    String::new()
+                } else {
+                    format!("{value:x<len$}")
+                };
+            }
+            KvOp::Put { key, value }
+        } else {
+            KvOp::Append {
                 key,
                 value: format!("a{}.", self.rng.random_range(0..1000)),
-            },
+            }
         };
+        if self.clients.any_node {
+            let ids = self.node_ids();
+            self.clients.clients[ci].target = ids[self.rng.random_range(0..ids.len())];
+        }
         let now = self.now_ms();
         let c = &mut self.clients.clients[ci];
         c.seq += 1;
@@ -172,7 +211,26 @@ impl Cluster {
         };
         let reachable = self.is_up(target) && self.net.is_connected(target);
         let is_get = Command::decode(&data).is_some_and(|c| c.op.is_read());
-        let accepted = if is_get && self.clients.read_index {
+        let leader_known = self
+            .nodes
+            .get(&target)
+            .and_then(|n| n.raw.as_ref())
+            .is_some_and(|r| r.raft.leader_id != 0);
+        let forward = self.clients.any_node && reachable && !self.is_leader(target) && leader_known;
+        let accepted = if forward {
+            // A follower forwards the proposal or the ReadIndex request.
+            let Some(raw) = self.nodes.get_mut(&target).and_then(|n| n.raw.as_mut()) else {
+                return;
+            };
+            let ok = if is_get && self.clients.read_index {
+                raw.read_index(data);
+                true
+            } else {
+                raw.propose(bytes::Bytes::new(), data).is_ok()
+            };
+            self.drive(target);
+            ok
+        } else if is_get && self.clients.read_index {
             // Reads skip the log: ReadIndex (thesis §6.4), answered once the
             // leader's state machine reaches the confirmed commit index.
             let ok = reachable && self.is_leader(target);

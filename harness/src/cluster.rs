@@ -10,7 +10,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use tinyraft::eraftpb::{ConfChange, ConfChangeType, Message, MessageType};
 use tinyraft::storage::{MemStorage, Storage};
-use tinyraft::{Config, SnapshotStatus, StateRole};
+use tinyraft::{Config, ReadOnlyOption, SnapshotStatus, StateRole};
 
 use crate::ack_check::check_durable_ack;
 use crate::client::Clients;
@@ -86,6 +86,20 @@ pub struct SimConfig {
     /// (votes, append acks) before the disk sync, as a careless engine
     /// would. Always `false` outside such tests.
     pub bug_ack_before_sync: bool,
+    /// `Config::max_size_per_msg` (bytes of entries per append; at least
+    /// one entry goes out).
+    pub max_size_per_msg: u64,
+    /// `Config::max_inflight_msgs`.
+    pub max_inflight_msgs: usize,
+    /// `Config::skip_bcast_commit`: a commit advance rides the next append
+    /// or heartbeat (default on: the 6.824 message budgets count every
+    /// message).
+    pub skip_bcast_commit: bool,
+    /// `Config::read_only_option` (LeaseBased needs `check_quorum`).
+    pub read_only_option: ReadOnlyOption,
+    /// Call `report_unreachable` on the sender when the network drops a
+    /// message to a peer (lost, partitioned, or the peer is down).
+    pub report_unreachable: bool,
 }
 
 impl Default for SimConfig {
@@ -108,6 +122,11 @@ impl Default for SimConfig {
             crash_mid_ready: false,
             bug_fsync_ignores_snapshot: false,
             bug_ack_before_sync: false,
+            max_size_per_msg: 1024 * 1024,
+            max_inflight_msgs: 256,
+            skip_bcast_commit: true,
+            read_only_option: ReadOnlyOption::Safe,
+            report_unreachable: false,
         }
     }
 }
@@ -256,9 +275,10 @@ impl Cluster {
         c.heartbeat_tick = self.cfg.heartbeat_tick;
         c.pre_vote = self.cfg.pre_vote;
         c.check_quorum = self.cfg.check_quorum;
-        // A commit advance rides the next append or heartbeat: the 6.824
-        // message budgets count every message.
-        c.skip_bcast_commit = true;
+        c.skip_bcast_commit = self.cfg.skip_bcast_commit;
+        c.max_size_per_msg = self.cfg.max_size_per_msg;
+        c.max_inflight_msgs = self.cfg.max_inflight_msgs.max(1);
+        c.read_only_option = self.cfg.read_only_option;
         // Each incarnation draws fresh timeouts. The core mixes the node id
         // in by xor, so the incarnation must be mixed non-linearly first:
         // `seed ^ inc * K` made node 1's second life replay node 2's first
@@ -300,6 +320,11 @@ impl Cluster {
             },
         );
         self.checker.on_restart(id, snap);
+        if let Some(b) =
+            crate::checks::digest_on_restart(&mut self.checker, id, self.nodes.get(&id))
+        {
+            self.breach(b);
+        }
         self.last_role.remove(&id);
         self.last_commit.remove(&id);
         self.drive(id);
@@ -389,6 +414,7 @@ impl Cluster {
             None
         };
         if let Some(reason) = reason {
+            self.unreachable(from, to);
             if self.cfg.trace_messages {
                 self.push(EventKind::Drop {
                     id,
@@ -412,6 +438,8 @@ impl Cluster {
         if self.cfg.trace_messages {
             self.push(EventKind::Deliver { id, from, to });
         }
+        let now = self.world.now();
+        self.checker.quorum.delivered(to, from, now);
         if let Some(raw) = self.nodes.get_mut(&to).and_then(|n| n.raw.as_mut()) {
             if raw.step(msg).is_err() {
                 self.stats.step_errors += 1;
@@ -443,7 +471,8 @@ impl Cluster {
         self.next_msg_id += 1;
         let id = self.next_msg_id;
         self.stats.messages += 1;
-        let routing = self.net.route(&mut self.rng, &msg);
+        let now = self.world.now();
+        let routing = self.net.route_at(now, &mut self.rng, &msg);
         if self.cfg.trace_messages {
             self.push(EventKind::Send {
                 id,
@@ -459,6 +488,7 @@ impl Cluster {
             });
         }
         if routing.delays.is_empty() {
+            self.unreachable(msg.from, msg.to);
             if self.cfg.trace_messages {
                 let reason = if self.net.link_ok(msg.from, msg.to) {
                     "random"
@@ -501,6 +531,18 @@ impl Cluster {
                     msg: Box::new(m),
                 },
             );
+        }
+    }
+
+    /// The transport tells `from` it could not reach `to` (when
+    /// `SimConfig::report_unreachable` is on); `from` is driven later, by
+    /// its next event.
+    fn unreachable(&mut self, from: u64, to: u64) {
+        if !self.cfg.report_unreachable || from == to {
+            return;
+        }
+        if let Some(raw) = self.nodes.get_mut(&from).and_then(|n| n.raw.as_mut()) {
+            raw.report_unreachable(to);
         }
     }
 
@@ -781,6 +823,20 @@ impl Cluster {
                 upto_index: upto,
             });
         }
+        if let Some(node) = self.nodes.get(&id) {
+            let mut bs = Vec::new();
+            if !p.entries.is_empty() || p.installed_snapshot.is_some() {
+                bs.extend(crate::checks::after_write(&mut self.checker, id, node).err());
+            }
+            if let Some(idx) = p.installed_snapshot {
+                bs.extend(
+                    crate::checks::digest_after_install(&mut self.checker, id, node, idx).err(),
+                );
+            }
+            for b in bs {
+                self.breach(b);
+            }
+        }
     }
 
     /// The checks and trace events of applied entries.
@@ -830,6 +886,12 @@ impl Cluster {
                 index: idx,
             });
         }
+        if let (Some(a), Some(node)) = (out.applied.last(), self.nodes.get(&id)) {
+            if let Err(b) = crate::checks::digest_after_apply(&mut self.checker, id, node, a.index)
+            {
+                self.breach(b);
+            }
+        }
     }
 
     /// Compares a node's role, hard state and commit with what was last
@@ -839,6 +901,7 @@ impl Cluster {
             return;
         };
         let r = &raw.raft;
+        let term = r.term;
         let now_role = (r.state, r.term, r.leader_id);
         let hs = r.hard_state();
         let commit = r.raft_log.committed;
@@ -875,6 +938,8 @@ impl Cluster {
         if let Err(b) = self.checker.on_hard_state(id, &hs) {
             breaches.push(b);
         }
+        let leader_commit =
+            r.state == StateRole::Leader && self.last_commit.get(&id).is_some_and(|&c| c < commit);
         if self.last_commit.get(&id) != Some(&commit) {
             events.push(EventKind::Commit {
                 node: id,
@@ -915,6 +980,27 @@ impl Cluster {
             }
             self.last_commit.insert(id, commit);
         }
+        if r.state == StateRole::Leader && !r.prs().is_voter(id) {
+            // A leader that applied its own removal steps down at once.
+            breaches.push((
+                "leader_is_voter",
+                format!(
+                    "node {id} leads term {} but is not a voter of its configuration {:?}",
+                    r.term,
+                    r.prs().voter_ids()
+                ),
+            ));
+        }
+        let leading = (r.state == StateRole::Leader && self.cfg.check_quorum)
+            .then(|| (r.term, r.prs().voter_ids()));
+        let window = crate::checks::check_quorum_window(&self.cfg);
+        if let Err(b) = self
+            .checker
+            .quorum
+            .observe(id, leading, self.world.now(), window)
+        {
+            breaches.push(b);
+        }
         if r.state == StateRole::Leader {
             let voters = r.prs().voter_ids();
             if self.last_voters.get(&id) != Some(&voters) {
@@ -923,11 +1009,19 @@ impl Cluster {
         } else {
             self.last_voters.remove(&id);
         }
+        let new_leader = events
+            .iter()
+            .any(|e| matches!(e, EventKind::Role { role, .. } if role == "leader"));
         for e in events {
             self.push(e);
         }
         for b in breaches {
             self.breach(b);
+        }
+        if new_leader {
+            self.on_new_leader(id);
+        } else if leader_commit {
+            self.on_leader_commit(id, term);
         }
     }
 
@@ -1344,6 +1438,7 @@ impl Cluster {
         };
         let p = n.crash(torn);
         self.after_persist(id, p);
+        self.checker.quorum.crashed(id);
         self.push(EventKind::Crash { node: id });
         self.check_durability();
     }

@@ -35,11 +35,22 @@ pub enum FaultKind {
     Membership,
     /// Snapshots and log compaction (also turns on `snapshot_interval`).
     Snapshot,
+    /// Hold the messages of one link from the leader and release them all
+    /// seconds later, typically after a term change (delivered late, not
+    /// dropped).
+    Hold,
+    /// Bursts of proposals on the leader, beyond its inflight window.
+    Burst,
+    /// Targeted schedules: crash or isolate the leader right after it
+    /// replicated an entry to a minority only; propose a membership change
+    /// right before a leader change and another on the next leader as soon
+    /// as it is elected.
+    Targeted,
 }
 
 impl FaultKind {
     /// Every kind.
-    pub const ALL: [FaultKind; 8] = [
+    pub const ALL: [FaultKind; 11] = [
         FaultKind::Partition,
         FaultKind::Crash,
         FaultKind::TotalCrash,
@@ -48,6 +59,9 @@ impl FaultKind {
         FaultKind::Transfer,
         FaultKind::Membership,
         FaultKind::Snapshot,
+        FaultKind::Hold,
+        FaultKind::Burst,
+        FaultKind::Targeted,
     ];
 
     /// The CLI name.
@@ -61,6 +75,9 @@ impl FaultKind {
             FaultKind::Transfer => "transfer",
             FaultKind::Membership => "membership",
             FaultKind::Snapshot => "snapshot",
+            FaultKind::Hold => "hold",
+            FaultKind::Burst => "burst",
+            FaultKind::Targeted => "targeted",
         }
     }
 }
@@ -143,6 +160,8 @@ pub enum FaultAction {
         dup: f64,
         /// Long-delay probability.
         long_delay: f64,
+        /// Largest long delay (several seconds at most).
+        long_delay_max_ms: u64,
         /// Duration.
         ms: u64,
     },
@@ -161,6 +180,46 @@ pub enum FaultAction {
     Membership(ConfChangeType, u64),
     /// Snapshot and compact a node at its applied index.
     Compact(u64),
+    /// Hold every message on the link from the leader to its `k`-th other
+    /// node (mod their count) for `ms`, then deliver them.
+    HoldLeaderLink {
+        /// Which follower (an index into the other nodes).
+        k: usize,
+        /// How long the link holds its messages.
+        ms: u64,
+    },
+    /// Propose `n` entries on the leader at once.
+    ProposeBurst(u64),
+    /// Cut the leader off with its `k`-th other node only (a minority) and
+    /// propose an entry on it, so it replicates to that minority alone.
+    MinorityLeader {
+        /// Which follower stays with the leader.
+        k: usize,
+    },
+    /// Propose this membership change on the next node that becomes leader,
+    /// the moment it does (before it commits an entry of its term).
+    OnNextLeader(ConfChangeType, u64),
+    /// Disconnect the next node that becomes leader, the moment it does
+    /// (before its first appends arrive anywhere).
+    IsolateNextLeader,
+    /// Disconnect the next leader elected from now on the moment its commit
+    /// index first advances (right after it replicated to a majority).
+    IsolateLeaderOnCommit,
+    /// Reconnect the `k`-th node a trigger disconnected.
+    ReconnectVictim(usize),
+    /// Reconnect every node a trigger disconnected.
+    ReconnectVictims,
+}
+
+/// A fault armed to fire on an event rather than at a time.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) enum Trigger {
+    /// Propose a membership change on the next new leader.
+    Conf(ConfChangeType, u64),
+    /// Disconnect the next new leader.
+    IsolateNextLeader,
+    /// Disconnect a leader of a term above this one when its commit advances.
+    IsolateOnCommit(u64),
 }
 
 impl fmt::Display for FaultAction {
@@ -184,11 +243,12 @@ impl fmt::Display for FaultAction {
                 drop,
                 dup,
                 long_delay,
+                long_delay_max_ms,
                 ms,
             } => {
                 write!(
                     f,
-                    "net burst drop={drop:.2} dup={dup:.2} long={long_delay:.2} for {ms}ms"
+                    "net burst drop={drop:.2} dup={dup:.2} long={long_delay:.2} (<= {long_delay_max_ms}ms) for {ms}ms"
                 )
             }
             FaultAction::DiskSpike { node, extra_ms, ms } => {
@@ -197,6 +257,20 @@ impl fmt::Display for FaultAction {
             FaultAction::TransferLeader(to) => write!(f, "transfer leader to {to}"),
             FaultAction::Membership(t, n) => write!(f, "{t:?} {n}"),
             FaultAction::Compact(n) => write!(f, "compact {n}"),
+            FaultAction::HoldLeaderLink { k, ms } => {
+                write!(f, "hold link leader->follower #{k} for {ms}ms")
+            }
+            FaultAction::ProposeBurst(n) => write!(f, "burst of {n} proposals on the leader"),
+            FaultAction::MinorityLeader { k } => {
+                write!(f, "cut leader off with follower #{k}, propose")
+            }
+            FaultAction::OnNextLeader(t, n) => write!(f, "on next leader: {t:?} {n}"),
+            FaultAction::IsolateNextLeader => write!(f, "isolate the next leader when elected"),
+            FaultAction::IsolateLeaderOnCommit => {
+                write!(f, "isolate the next leader when its commit advances")
+            }
+            FaultAction::ReconnectVictim(k) => write!(f, "reconnect isolated node #{k}"),
+            FaultAction::ReconnectVictims => write!(f, "reconnect isolated nodes"),
         }
     }
 }
@@ -227,6 +301,18 @@ impl FaultSchedule {
         kinds: &[FaultKind],
         duration_ms: u64,
     ) -> FaultSchedule {
+        Self::generate_mix(seed, nodes, kinds, duration_ms, (200, 1500))
+    }
+
+    /// [`FaultSchedule::generate`] with the gap between fault actions drawn
+    /// from `gap_ms` (swarm testing varies how often faults strike).
+    pub fn generate_mix(
+        seed: u64,
+        nodes: usize,
+        kinds: &[FaultKind],
+        duration_ms: u64,
+        gap_ms: (u64, u64),
+    ) -> FaultSchedule {
         let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x0fa1_7500_5eed);
         let mut actions = Vec::new();
         let n = nodes as u64;
@@ -234,6 +320,7 @@ impl FaultSchedule {
         let ids: Vec<u64> = (1..=n).collect();
         let mut down_until: Vec<(u64, u64)> = Vec::new(); // (node, restart time)
         let mut spare = n + 1; // next id for membership changes
+        let mut bursts = 0;
         let mut t = rng.random_range(300..1500);
         let pick_kinds: Vec<FaultKind> = kinds.to_vec();
         if pick_kinds.is_empty() {
@@ -312,6 +399,11 @@ impl FaultSchedule {
                             drop: rng.random_range(0.0..0.4),
                             dup: rng.random_range(0.0..0.2),
                             long_delay: rng.random_range(0.0..0.2),
+                            long_delay_max_ms: if rng.random_bool(0.3) {
+                                rng.random_range(2000..6000)
+                            } else {
+                                1500
+                            },
                             ms: hold,
                         },
                     );
@@ -353,8 +445,90 @@ impl FaultSchedule {
                 FaultKind::Snapshot => {
                     push(t, FaultAction::Compact(ids[rng.random_range(0..ids.len())]));
                 }
+                FaultKind::Hold => {
+                    let k = rng.random_range(0..nodes.max(2) - 1);
+                    let ms = rng.random_range(1500..6000);
+                    push(t, FaultAction::HoldLeaderLink { k, ms });
+                    // Often force the term change the held messages outlive.
+                    match rng.random_range(0..3) {
+                        0 => push(
+                            t + ms / 3,
+                            FaultAction::TransferLeader(ids[rng.random_range(0..ids.len())]),
+                        ),
+                        1 => {
+                            push(t + ms / 4, FaultAction::IsolateLeader);
+                            push(t + ms / 4 + hold, FaultAction::Heal);
+                        }
+                        _ => {}
+                    }
+                }
+                FaultKind::Burst => {
+                    // A few per run: each costs hundreds of messages when
+                    // appends carry one entry.
+                    if bursts < 3 {
+                        bursts += 1;
+                        push(t, FaultAction::ProposeBurst(rng.random_range(8..64)));
+                    }
+                }
+                FaultKind::Targeted => {
+                    let k = rng.random_range(0..nodes.max(2) - 1);
+                    let d = rng.random_range(1..40);
+                    let pick = rng.random_range(0..3);
+                    if pick == 2 {
+                        // Figure 8: an entry on a minority (old leader L1);
+                        // the next leader L2 is cut off the moment it wins
+                        // (its own entry at that index stays on its disk);
+                        // once the others rejoin, the leader of the next term
+                        // is cut off the moment its commit advances; then L2
+                        // returns. A leader that committed the old entry by
+                        // counting replicas loses it to L2 here.
+                        push(t, FaultAction::MinorityLeader { k });
+                        push(t + d, FaultAction::IsolateNextLeader);
+                        push(t + 2500, FaultAction::Heal);
+                        push(t + 2500, FaultAction::IsolateLeaderOnCommit);
+                        push(t + 5000, FaultAction::ReconnectVictim(0));
+                        push(t + 9000, FaultAction::ReconnectVictims);
+                    } else if pick == 0 {
+                        // Replicate to a minority, then lose the leader.
+                        push(t, FaultAction::MinorityLeader { k });
+                        if rng.random_bool(0.5) && (down_until.len() as u64) < minority {
+                            push(t + d, FaultAction::CrashLeader);
+                            push(t + hold, FaultAction::RestartAll);
+                            down_until.push((0, t + hold));
+                        }
+                        push(t + hold, FaultAction::Heal);
+                    } else {
+                        // A change in flight across a leader change, and one
+                        // more on the next leader at once (Ongaro's bug).
+                        let (a, b) = (spare, spare + 1);
+                        spare += 2;
+                        let first = if rng.random_bool(0.5) {
+                            ConfChangeType::AddNode
+                        } else {
+                            ConfChangeType::AddLearnerNode
+                        };
+                        push(t, FaultAction::MinorityLeader { k });
+                        push(t + d, FaultAction::Membership(first, a));
+                        let second = if rng.random_bool(0.5) {
+                            FaultAction::OnNextLeader(ConfChangeType::AddNode, b)
+                        } else {
+                            let v = ids[rng.random_range(0..ids.len())];
+                            FaultAction::OnNextLeader(ConfChangeType::RemoveNode, v)
+                        };
+                        push(t + d + 1, second);
+                        push(t + hold, FaultAction::Heal);
+                        push(
+                            t + hold + 2000,
+                            FaultAction::Membership(ConfChangeType::RemoveNode, a),
+                        );
+                        push(
+                            t + hold + 2500,
+                            FaultAction::Membership(ConfChangeType::RemoveNode, b),
+                        );
+                    }
+                }
             }
-            t += rng.random_range(200..1500);
+            t += rng.random_range(gap_ms.0..gap_ms.1.max(gap_ms.0 + 1));
         }
         actions.sort_by_key(|a| a.at_ms);
         FaultSchedule { actions }
@@ -368,6 +542,10 @@ pub(crate) struct FaultState {
     /// Whether scheduled actions still take effect.
     pub(crate) active: bool,
     burst_until: u64,
+    /// Faults armed to fire on an event.
+    triggers: Vec<Trigger>,
+    /// Nodes triggers disconnected, in order.
+    victims: Vec<u64>,
     /// The healed majority of the liveness phase, once it began.
     pub(crate) core: Option<BTreeSet<u64>>,
 }
@@ -541,13 +719,14 @@ impl Cluster {
                 drop,
                 dup,
                 long_delay,
+                long_delay_max_ms,
                 ms,
             } => {
                 self.net.burst = Some(NetConfig {
                     drop_rate: drop,
                     dup_rate: dup,
                     long_delay_rate: long_delay,
-                    long_delay_max_ms: 1500,
+                    long_delay_max_ms,
                     ..self.cfg.net.clone()
                 });
                 self.faults.burst_until = now + ms;
@@ -591,7 +770,147 @@ impl Cluster {
                 let applied = self.nodes.get(&n).map(|x| x.sm_applied).unwrap_or(0);
                 self.compact(n, applied);
             }
+            FaultAction::HoldLeaderLink { k, ms } => {
+                if let Some((l, f)) = self.leader_and_other(k) {
+                    self.net.hold(l, f, now + ms);
+                }
+            }
+            FaultAction::ProposeBurst(n) => {
+                // Beyond the inflight window, whatever its size, but not so
+                // many that a one-entry-per-append seed spends its run on them.
+                let n = n.min(2 * self.cfg.max_inflight_msgs as u64 + 2);
+                if let Some(l) = self.leader() {
+                    for i in 0..n {
+                        // Not a KV command: the state machine skips it.
+                        let data = Bytes::from(format!("burst {step}.{i}").into_bytes());
+                        if self.propose_on(l, data).is_none() {
+                            break;
+                        }
+                    }
+                    self.drive(l);
+                }
+            }
+            FaultAction::MinorityLeader { k } => {
+                if let Some((l, f)) = self.leader_and_other(k) {
+                    let rest: Vec<u64> = self
+                        .node_ids()
+                        .into_iter()
+                        .filter(|&i| i != l && i != f)
+                        .collect();
+                    self.partition(&[&[l, f], &rest]);
+                    let data = Bytes::from(format!("minority {step}").into_bytes());
+                    if self.propose_on(l, data).is_some() {
+                        self.drive(l);
+                    }
+                }
+            }
+            FaultAction::OnNextLeader(t, id) => {
+                self.faults.triggers.push(Trigger::Conf(t, id));
+            }
+            FaultAction::IsolateNextLeader => {
+                self.faults.triggers.push(Trigger::IsolateNextLeader);
+            }
+            FaultAction::IsolateLeaderOnCommit => {
+                let term = self
+                    .nodes
+                    .values()
+                    .filter_map(|n| n.raw.as_ref())
+                    .map(|r| r.raft.term)
+                    .max()
+                    .unwrap_or(0);
+                self.faults.triggers.push(Trigger::IsolateOnCommit(term));
+            }
+            FaultAction::ReconnectVictim(k) => {
+                if let Some(&v) = self.faults.victims.get(k) {
+                    self.connect(v);
+                }
+            }
+            FaultAction::ReconnectVictims => {
+                for v in std::mem::take(&mut self.faults.victims) {
+                    self.connect(v);
+                }
+            }
         }
+    }
+
+    /// Called when leader `id` of `term` has just advanced its commit index:
+    /// fires an armed [`FaultAction::IsolateLeaderOnCommit`].
+    pub(crate) fn on_leader_commit(&mut self, id: u64, term: u64) {
+        if !self.faults.active {
+            return;
+        }
+        let Some(i) = self
+            .faults
+            .triggers
+            .iter()
+            .position(|t| matches!(t, Trigger::IsolateOnCommit(above) if term > *above))
+        else {
+            return;
+        };
+        self.faults.triggers.remove(i);
+        self.faults.victims.push(id);
+        self.push(EventKind::Fault {
+            description: format!("leader {id} of term {term} committed: isolated"),
+        });
+        self.disconnect(id);
+    }
+
+    /// The leader and its `k`-th other node (mod their count).
+    fn leader_and_other(&self, k: usize) -> Option<(u64, u64)> {
+        let l = self.leader()?;
+        let others: Vec<u64> = self.node_ids().into_iter().filter(|&i| i != l).collect();
+        if others.is_empty() {
+            return None;
+        }
+        Some((l, others[k % others.len()]))
+    }
+
+    /// Called when `id` has just become leader: proposes an armed
+    /// membership change on it at once (see [`FaultAction::OnNextLeader`]).
+    pub(crate) fn on_new_leader(&mut self, id: u64) {
+        if !self.faults.active {
+            return;
+        }
+        if let Some(i) = self
+            .faults
+            .triggers
+            .iter()
+            .position(|t| *t == Trigger::IsolateNextLeader)
+        {
+            self.faults.triggers.remove(i);
+            self.faults.victims.push(id);
+            self.push(EventKind::Fault {
+                description: format!("new leader {id}: isolated"),
+            });
+            self.disconnect(id);
+            return;
+        }
+        let Some(i) = self
+            .faults
+            .triggers
+            .iter()
+            .position(|t| matches!(t, Trigger::Conf(..)))
+        else {
+            return;
+        };
+        let Trigger::Conf(t, node) = self.faults.triggers.remove(i) else {
+            return;
+        };
+        if t != ConfChangeType::RemoveNode && !self.nodes.contains_key(&node) {
+            self.spawn_empty(node);
+        }
+        let cc = ConfChange {
+            change_type: t as i32,
+            node_id: node,
+            context: Bytes::new(),
+        };
+        self.push(EventKind::Fault {
+            description: format!("new leader {id}: {t:?} {node}"),
+        });
+        if let Some(raw) = self.nodes.get_mut(&id).and_then(|n| n.raw.as_mut()) {
+            let _ = raw.propose_conf_change(Bytes::new(), cc);
+        }
+        self.drive(id);
     }
 }
 

@@ -17,6 +17,15 @@
 //!   (in memory within a life; on disk across restarts).
 //! - `commit_quorum`: a leader's commit index never exceeds what a quorum of
 //!   its voters durably stores.
+//! - `state_machine_digest`: every node's key/value state machine has the
+//!   same digest at the same applied index — after applying, after
+//!   installing a snapshot, and after a restart from its own snapshot.
+//! - `committed_kept`: no node cuts or overwrites its durable copy of an
+//!   entry it knows is committed (it may only compact it into a snapshot).
+//!   Copies a node does not know are committed may be rewritten by a stale
+//!   leader; the majority that committed them keeps them (see
+//!   `durability`).
+//! - `check_quorum`: see [`crate::quorum_watch`].
 //! - `durable_ack`: a node sends an append ack or a granted vote only once
 //!   its disk holds what it promises (checked as the message is sent).
 //! - `apply_once`: the core hands each committed entry out once, in order,
@@ -28,6 +37,7 @@ use std::fmt;
 use bytes::Bytes;
 use tinyraft::eraftpb::{Entry, HardState};
 
+use crate::quorum_watch::QuorumWatch;
 use crate::trace::{Fnv64, TraceEvent};
 
 /// A broken invariant: which one, where in the run, and what led to it.
@@ -110,6 +120,14 @@ pub struct Checker {
     /// reached that term. Everything up to it was committed by leaders of
     /// earlier terms, which is what Leader Completeness speaks of.
     term_bounds: BTreeMap<u64, u64>,
+    /// Applied index → digest of the state machine right after applying it
+    /// (as first seen on any node).
+    digests: BTreeMap<u64, u64>,
+    /// The check-quorum watch.
+    pub(crate) quorum: QuorumWatch,
+    /// Per node: the committed prefix its disk held after its last write,
+    /// up to its own commit index (`committed_kept`).
+    pub(crate) held: BTreeMap<u64, u64>,
 }
 
 impl Checker {
@@ -370,6 +388,82 @@ impl Checker {
     }
 }
 
+impl Checker {
+    /// `node`'s state machine has digest `digest` at applied index `index`;
+    /// `how` says when it was taken (apply, snapshot install, restart).
+    pub fn on_digest(
+        &mut self,
+        node: u64,
+        index: u64,
+        digest: u64,
+        how: &str,
+    ) -> Result<(), Breach> {
+        match self.digests.get(&index) {
+            Some(&d) if d != digest => Err((
+                "state_machine_digest",
+                format!(
+                    "node {node}'s state machine at applied index {index} ({how}) has digest \
+                     {digest:#018x}, another node's had {d:#018x}"
+                ),
+            )),
+            Some(_) => Ok(()),
+            None => {
+                self.digests.insert(index, digest);
+                Ok(())
+            }
+        }
+    }
+
+    /// The highest committed index `term_at` (a node's durable log) holds
+    /// with its committed term: the committed prefix that node stores (by
+    /// log matching, a matching entry implies the whole prefix). `last` is
+    /// the log's last index; `snap` its snapshot index.
+    pub fn committed_prefix_held(
+        &self,
+        last: u64,
+        snap: u64,
+        term_at: impl Fn(u64) -> Option<u64>,
+    ) -> u64 {
+        let g = self.committed_len().min(last);
+        if g <= snap {
+            return g.min(snap);
+        }
+        match self.committed_entry(g) {
+            Some((t, _)) if term_at(g) == Some(*t) => g,
+            _ => snap.min(self.committed_len()),
+        }
+    }
+
+    /// After a durable write on `node`: it held the committed prefix up to
+    /// `held` before, and must still hold it (in its log or under its
+    /// snapshot). `term_at` reads the log after the write.
+    pub fn on_durable_write(
+        &self,
+        node: u64,
+        held: u64,
+        snap: u64,
+        term_at: impl Fn(u64) -> Option<u64>,
+    ) -> Result<(), Breach> {
+        if held == 0 || held <= snap {
+            return Ok(());
+        }
+        let Some((t, _)) = self.committed_entry(held) else {
+            return Ok(());
+        };
+        match term_at(held) {
+            Some(x) if x == *t => Ok(()),
+            got => Err((
+                "committed_kept",
+                format!(
+                    "node {node} durably held committed entry {t}/{held}; after a write its log \
+                     has {} there (snapshot at {snap})",
+                    got.map_or("nothing".to_string(), |x| format!("term {x}"))
+                ),
+            )),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -520,5 +614,52 @@ mod tests {
             c.on_snapshot_installed(1, 5).unwrap_err().0,
             "state_machine_safety"
         );
+    }
+
+    /// State machine digests: two nodes at one applied index must agree
+    /// (a snapshot image or a double apply that diverges is caught).
+    #[test]
+    fn state_machine_digest_catches_diverging_state_machines() {
+        let mut c = Checker::new();
+        c.on_digest(1, 5, 0xaa, "apply").unwrap();
+        c.on_digest(2, 5, 0xaa, "apply").unwrap();
+        c.on_digest(3, 6, 0xbb, "snapshot install").unwrap();
+        assert_eq!(
+            c.on_digest(2, 5, 0xab, "restart").unwrap_err().0,
+            "state_machine_digest"
+        );
+    }
+
+    /// Committed entries stay on disk: a node that held committed entry 2
+    /// and then truncated or overwrote it is caught; compaction under a
+    /// snapshot is fine.
+    #[test]
+    fn committed_kept_catches_a_cut_or_overwritten_committed_entry() {
+        let mut c = Checker::new();
+        c.on_apply(1, 1, 1, &Bytes::from_static(b"a")).unwrap();
+        c.on_apply(1, 2, 1, &Bytes::from_static(b"b")).unwrap();
+        let log = |i: u64| (i <= 3).then_some(1);
+        let held = c.committed_prefix_held(3, 0, log);
+        assert_eq!(held, 2);
+        // Overwritten with another term.
+        let over = |i: u64| match i {
+            1 => Some(1),
+            2 => Some(2),
+            _ => None,
+        };
+        assert_eq!(
+            c.on_durable_write(2, held, 0, over).unwrap_err().0,
+            "committed_kept"
+        );
+        // Cut: the log now ends at 1.
+        let cut = |i: u64| (i == 1).then_some(1);
+        assert_eq!(
+            c.on_durable_write(2, held, 0, cut).unwrap_err().0,
+            "committed_kept"
+        );
+        // Compacted into a snapshot at 2: kept.
+        c.on_durable_write(2, held, 2, |_| None).unwrap();
+        // A node holding another term at 2 holds only the prefix below.
+        assert_eq!(c.committed_prefix_held(2, 1, over), 1);
     }
 }

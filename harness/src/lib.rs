@@ -42,6 +42,7 @@
 
 mod ack_check;
 pub mod campaign;
+mod checks;
 mod client;
 mod cluster;
 mod disk;
@@ -53,6 +54,10 @@ pub mod kv;
 pub mod linearizability;
 mod net;
 mod node;
+pub mod quorum_watch;
+pub mod reshape;
+pub mod swarm;
+pub mod teeth;
 pub mod timeline;
 pub mod trace;
 mod world;

@@ -94,6 +94,8 @@ pub(crate) struct Network {
     traffic: BTreeMap<u64, Traffic>,
     /// Encode and decode every message, exercising the wire format.
     pub(crate) wire_roundtrip: bool,
+    /// Held directed links: (from, to) → when their messages are released.
+    holds: BTreeMap<(u64, u64), u64>,
 }
 
 impl Network {
@@ -108,6 +110,7 @@ impl Network {
             cuts: BTreeSet::new(),
             traffic: BTreeMap::new(),
             wire_roundtrip: false,
+            holds: BTreeMap::new(),
         }
     }
 
@@ -162,8 +165,16 @@ impl Network {
         self.cuts.insert((from, to));
     }
 
+    /// Holds every message sent from `from` to `to` until `until_ms`
+    /// (they arrive after it, in their original order give or take the
+    /// usual jitter).
+    pub(crate) fn hold(&mut self, from: u64, to: u64, until_ms: u64) {
+        self.holds.insert((from, to), until_ms);
+    }
+
     /// Reconnects everyone, clears partitions and cuts.
     pub(crate) fn heal(&mut self) {
+        self.holds.clear();
         self.disconnected.clear();
         self.groups = None;
         self.cuts.clear();
@@ -191,6 +202,22 @@ impl Network {
 
     pub(crate) fn traffic(&self, id: u64) -> Traffic {
         self.traffic.get(&id).copied().unwrap_or_default()
+    }
+
+    /// [`Network::route`] at simulated time `now_ms`: a message on a held
+    /// link waits until the hold ends.
+    pub(crate) fn route_at(&mut self, now_ms: u64, rng: &mut ChaCha8Rng, msg: &Message) -> Routing {
+        let mut r = self.route(rng, msg);
+        if let Some(&until) = self.holds.get(&(msg.from, msg.to)) {
+            if until > now_ms {
+                for d in &mut r.delays {
+                    *d += until - now_ms;
+                }
+            } else {
+                self.holds.remove(&(msg.from, msg.to));
+            }
+        }
+        r
     }
 
     /// Counts `msg` against its sender and decides its fate.

@@ -7,6 +7,7 @@
 //! tinyraft-harness replay --seed S [--trace out.jsonl] [--html out.html]
 //! tinyraft-harness shrink --seed S
 //! tinyraft-harness bench
+//! tinyraft-harness teeth [--seeds N] [--only NAME,..] [--scratch DIR] [--target-dir DIR]
 //! ```
 
 use std::io::IsTerminal;
@@ -16,7 +17,8 @@ use std::time::Instant;
 use clap::{Args, Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 use tinyraft_harness::campaign::{
-    self, CampaignOptions, SeedReport, percentile, run_campaign, run_schedule, schedule_subset,
+    self, CampaignOptions, SeedReport, percentile, run_campaign_until, run_schedule,
+    schedule_subset,
 };
 use tinyraft_harness::faults::parse_kinds;
 
@@ -44,7 +46,24 @@ enum Cmd {
     Shrink(ShrinkArgs),
     /// Print simulated events per wall second.
     Bench(BenchArgs),
+    /// Run the planted-bug catalogue (harness/teeth/*.patch): apply each
+    /// patch to a scratch copy of the workspace, build it, run the default
+    /// campaign until the first violation, print a table.
+    Teeth(TeethArgs),
 }
+
+/// The harness-level bug switches of `--inject-bug` (embedder behaviour, not
+/// core code), one per line for `--inject-bug list`.
+const INJECT_BUGS: &[(&str, &str)] = &[
+    (
+        "ack-before-sync",
+        "send votes and append acks (persisted_messages) before the disk sync",
+    ),
+    (
+        "fsync-ignores-snapshot",
+        "do not fsync a Ready that carries only a snapshot",
+    ),
+];
 
 #[derive(Args, Clone)]
 struct RunArgs {
@@ -72,8 +91,22 @@ struct RunArgs {
     /// `ack-before-sync` sends votes and append acks before the disk sync;
     /// `fsync-ignores-snapshot` does not fsync a Ready that carries only a
     /// snapshot (so a crash loses a snapshot already acknowledged).
+    /// `list` prints the switches, one per line.
     #[arg(long)]
     inject_bug: Option<String>,
+    /// Every seed runs the fixed node configuration and fault mix instead of
+    /// drawing its own (swarm testing).
+    #[arg(long)]
+    no_swarm: bool,
+    /// Move every fault this many ms earlier (set by `shrink`).
+    #[arg(long, default_value_t = 0)]
+    shift_ms: u64,
+    /// Scale every fault duration to this per cent (set by `shrink`).
+    #[arg(long, default_value_t = 100)]
+    delay_pct: u64,
+    /// Run with at most this many voters (set by `shrink`).
+    #[arg(long)]
+    nodes_cap: Option<usize>,
 }
 
 impl RunArgs {
@@ -87,17 +120,26 @@ impl RunArgs {
             ops_per_client: self.ops,
             bug_ack_before_sync: self.bug("ack-before-sync")?,
             bug_fsync_ignores_snapshot: self.bug("fsync-ignores-snapshot")?,
+            swarm: !self.no_swarm,
+            reshape: tinyraft_harness::reshape::Reshape {
+                shift_ms: self.shift_ms,
+                delay_pct: self.delay_pct,
+                nodes_cap: self.nodes_cap,
+            },
             ..CampaignOptions::default()
         })
     }
 
     /// Whether `--inject-bug` names `name` (an unknown name is an error).
     fn bug(&self, name: &str) -> Result<bool, String> {
-        const KNOWN: [&str; 2] = ["ack-before-sync", "fsync-ignores-snapshot"];
+        let known: Vec<&str> = INJECT_BUGS.iter().map(|b| b.0).collect();
         match self.inject_bug.as_deref() {
             None => Ok(false),
-            Some(b) if KNOWN.contains(&b) => Ok(b == name),
-            Some(b) => Err(format!("unknown bug {b:?}; known: {}", KNOWN.join(", "))),
+            Some(b) if known.contains(&b) => Ok(b == name),
+            Some(b) => Err(format!(
+                "unknown bug {b:?}; known: {} (or `list`)",
+                known.join(", ")
+            )),
         }
     }
 
@@ -111,8 +153,18 @@ impl RunArgs {
             .cut_ms
             .map(|m| format!(" --cut-ms {m}"))
             .unwrap_or_default();
+        let mut swarm = if self.no_swarm { " --no-swarm" } else { "" }.to_string();
+        if self.shift_ms > 0 {
+            swarm.push_str(&format!(" --shift-ms {}", self.shift_ms));
+        }
+        if self.delay_pct != 100 {
+            swarm.push_str(&format!(" --delay-pct {}", self.delay_pct));
+        }
+        if let Some(c) = self.nodes_cap {
+            swarm.push_str(&format!(" --nodes-cap {c}"));
+        }
         format!(
-            "--nodes {} --faults {} --duration-ms {}{cut} --clients {} --ops {}{bug}",
+            "--nodes {} --faults {} --duration-ms {}{cut} --clients {} --ops {}{bug}{swarm}",
             self.nodes, self.faults, self.duration_ms, self.clients, self.ops
         )
     }
@@ -129,8 +181,38 @@ struct CampaignArgs {
     /// Worker threads (default: available cores).
     #[arg(long)]
     jobs: Option<usize>,
+    /// Start no seed after the first violation; print
+    /// `first violation: seed S invariant I` (the smallest failing seed).
+    #[arg(long)]
+    stop_on_first: bool,
     #[command(flatten)]
     run: RunArgs,
+}
+
+#[derive(Args)]
+struct TeethArgs {
+    /// Seeds per patch (the campaign stops at the first violation).
+    #[arg(long, default_value_t = DEFAULT_SEEDS)]
+    seeds: u64,
+    /// Only these patches (comma-separated names, without `.patch`).
+    #[arg(long)]
+    only: Option<String>,
+    /// The workspace to copy (default: the one this binary was built from).
+    #[arg(long)]
+    workspace: Option<String>,
+    /// The catalogue (default: <workspace>/harness/teeth).
+    #[arg(long)]
+    catalogue: Option<String>,
+    /// The scratch copy (default: <tmp>/tinyraft-teeth/ws); never the checkout.
+    #[arg(long)]
+    scratch: Option<String>,
+    /// The target directory every patch builds in (default:
+    /// <tmp>/tinyraft-teeth/target), reused so builds stay incremental.
+    #[arg(long)]
+    target_dir: Option<String>,
+    /// Campaign worker threads (default: available cores).
+    #[arg(long)]
+    jobs: Option<usize>,
 }
 
 #[derive(Args)]
@@ -177,12 +259,14 @@ fn main() -> ExitCode {
             seeds: DEFAULT_SEEDS,
             start_seed: 1,
             jobs: None,
+            stop_on_first: false,
             run: RunArgs::parse_default(),
         }),
         Some(Cmd::Campaign(a)) => campaign_cmd(a),
         Some(Cmd::Replay(a)) => replay_cmd(a),
         Some(Cmd::Shrink(a)) => shrink_cmd(a),
         Some(Cmd::Bench(a)) => bench_cmd(a),
+        Some(Cmd::Teeth(a)) => teeth_cmd(a),
     };
     match r {
         Ok(code) => code,
@@ -203,11 +287,21 @@ impl RunArgs {
             clients: 4,
             ops: 60,
             inject_bug: None,
+            no_swarm: false,
+            shift_ms: 0,
+            delay_pct: 100,
+            nodes_cap: None,
         }
     }
 }
 
 fn campaign_cmd(a: CampaignArgs) -> Result<ExitCode, String> {
+    if a.run.inject_bug.as_deref() == Some("list") {
+        for (name, _) in INJECT_BUGS {
+            println!("{name}");
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
     let opts = a.run.options()?;
     let jobs = a.jobs.unwrap_or_else(|| {
         std::thread::available_parallelism()
@@ -261,7 +355,7 @@ fn campaign_cmd(a: CampaignArgs) -> Result<ExitCode, String> {
             }
         }
     };
-    let reports = run_campaign(&opts, &seeds, jobs, &progress);
+    let reports = run_campaign_until(&opts, &seeds, jobs, &progress, a.stop_on_first);
     if let Some(b) = &bar {
         b.finish_and_clear();
     }
@@ -270,6 +364,14 @@ fn campaign_cmd(a: CampaignArgs) -> Result<ExitCode, String> {
     let failed: Vec<&SeedReport> = reports.iter().filter(|r| r.violation.is_some()).collect();
     if failed.is_empty() {
         return Ok(ExitCode::SUCCESS);
+    }
+    if let Some(v) = failed.first().and_then(|r| r.violation.as_ref()) {
+        println!(
+            "first violation: seed {} invariant {} ({} seeds run)",
+            v.seed,
+            v.invariant,
+            reports.len()
+        );
     }
     for r in &failed {
         if let Some(v) = &r.violation {
@@ -329,6 +431,14 @@ fn print_summary(reports: &[SeedReport], wall_s: f64) {
     println!("{:<28} {:>14.1} s", "wall time", wall_s);
     println!("{:<28} {:>14}", "linearizability unknown", unknown);
     println!("{:<28} {:>14}", "violations", violations);
+    let draws: Vec<&tinyraft_harness::swarm::Swarm> =
+        reports.iter().filter_map(|r| r.swarm.as_ref()).collect();
+    if !draws.is_empty() {
+        println!("\nswarm configurations drawn (value:seeds):");
+        for l in tinyraft_harness::swarm::Spread::of(draws).lines() {
+            println!("  {l}");
+        }
+    }
     print_profiles(reports);
 }
 
@@ -441,10 +551,15 @@ fn shrink_cmd(a: ShrinkArgs) -> Result<ExitCode, String> {
         println!("still fails: `{}`: {}", v.invariant, v.detail);
     }
     let keep: Vec<String> = s.keep.iter().map(|i| i.to_string()).collect();
+    println!("before: {}", s.before);
+    println!("after:  {}", s.after);
     let flags = RunArgs {
         clients: s.opts.clients,
         ops: s.opts.ops_per_client,
         cut_ms: s.opts.cut_ms,
+        shift_ms: s.opts.reshape.shift_ms,
+        delay_pct: s.opts.reshape.delay_pct,
+        nodes_cap: s.opts.reshape.nodes_cap,
         ..a.run.clone()
     }
     .flags();
@@ -476,5 +591,219 @@ fn bench_cmd(a: BenchArgs) -> Result<ExitCode, String> {
         wall,
         events as f64 / wall.max(1e-9)
     );
+    Ok(ExitCode::SUCCESS)
+}
+
+fn teeth_cmd(a: TeethArgs) -> Result<ExitCode, String> {
+    use std::path::{Path, PathBuf};
+    use std::process::Command;
+    use tinyraft_harness::teeth;
+
+    let ws = PathBuf::from(
+        a.workspace
+            .clone()
+            .unwrap_or_else(|| concat!(env!("CARGO_MANIFEST_DIR"), "/..").to_string()),
+    );
+    let ws = ws
+        .canonicalize()
+        .map_err(|e| format!("{}: {e}", ws.display()))?;
+    let cat_dir = a
+        .catalogue
+        .clone()
+        .map(PathBuf::from)
+        .unwrap_or_else(|| ws.join("harness/teeth"));
+    let base = std::env::temp_dir().join("tinyraft-teeth");
+    let scratch = a
+        .scratch
+        .clone()
+        .map(PathBuf::from)
+        .unwrap_or_else(|| base.join("ws"));
+    let target = a
+        .target_dir
+        .clone()
+        .map(PathBuf::from)
+        .unwrap_or_else(|| base.join("target"));
+    std::fs::create_dir_all(&scratch).map_err(|e| format!("{}: {e}", scratch.display()))?;
+    let scratch = scratch
+        .canonicalize()
+        .map_err(|e| format!("{}: {e}", scratch.display()))?;
+    if scratch.starts_with(&ws) || ws.starts_with(&scratch) {
+        return Err(format!(
+            "scratch {} overlaps the workspace {}: patches never touch the checkout",
+            scratch.display(),
+            ws.display()
+        ));
+    }
+    let mut catalogue = teeth::catalogue(&cat_dir)?;
+    if let Some(only) = &a.only {
+        let names: Vec<&str> = only.split(',').map(str::trim).collect();
+        for n in &names {
+            if !catalogue.iter().any(|(c, _)| c == n) {
+                return Err(format!("no patch named {n:?} in {}", cat_dir.display()));
+            }
+        }
+        catalogue.retain(|(n, _)| names.contains(&n.as_str()));
+    }
+    let ls = Command::new("git")
+        .args(["ls-files", "--cached", "--others", "--exclude-standard"])
+        .current_dir(&ws)
+        .output()
+        .map_err(|e| format!("git ls-files: {e}"))?;
+    if !ls.status.success() {
+        return Err(format!(
+            "git ls-files in {} failed: {}",
+            ws.display(),
+            String::from_utf8_lossy(&ls.stderr)
+        ));
+    }
+    let files: Vec<PathBuf> = String::from_utf8_lossy(&ls.stdout)
+        .lines()
+        .filter(|l| !l.is_empty())
+        .map(PathBuf::from)
+        .filter(|p| ws.join(p).is_file())
+        .collect();
+    println!(
+        "teeth: {} patches from {}, scratch {}, target {}, up to {} seeds each",
+        catalogue.len(),
+        cat_dir.display(),
+        scratch.display(),
+        target.display(),
+        a.seeds
+    );
+    /// A patch's outcome: the first failing seed and invariant, none, or
+    /// why it could not run.
+    type Outcome = Result<Option<(u64, String)>, String>;
+    struct Row {
+        name: String,
+        bug: String,
+        outcome: Outcome,
+        build_s: f64,
+        run_s: f64,
+    }
+    let mut rows: Vec<Row> = Vec::new();
+    let run_one = |name: &str, patch: &teeth::Patch| -> (Outcome, f64, f64) {
+        if let Err(e) = teeth::sync_tree(&ws, &files, &scratch) {
+            return (Err(format!("copy: {e}")), 0.0, 0.0);
+        }
+        if let Err(e) = patch.apply(&scratch) {
+            return (Err(format!("PATCH DOES NOT APPLY: {e}")), 0.0, 0.0);
+        }
+        let t0 = Instant::now();
+        let build = Command::new(env!("CARGO"))
+            .args([
+                "build",
+                "--release",
+                "-p",
+                "tinyraft-harness",
+                "--bin",
+                "tinyraft-harness",
+            ])
+            .current_dir(&scratch)
+            .env("CARGO_TARGET_DIR", &target)
+            .output();
+        let build_s = t0.elapsed().as_secs_f64();
+        match build {
+            Ok(o) if o.status.success() => {}
+            Ok(o) => {
+                let err = String::from_utf8_lossy(&o.stderr);
+                let first: Vec<&str> = err
+                    .lines()
+                    .filter(|l| l.starts_with("error"))
+                    .take(3)
+                    .collect();
+                return (
+                    Err(format!("BUILD FAILED: {}", first.join(" | "))),
+                    build_s,
+                    0.0,
+                );
+            }
+            Err(e) => return (Err(format!("cargo: {e}")), build_s, 0.0),
+        }
+        let bin = target.join("release/tinyraft-harness");
+        let mut cmd = Command::new(&bin);
+        cmd.args([
+            "campaign",
+            "--seeds",
+            &a.seeds.to_string(),
+            "--stop-on-first",
+        ]);
+        if let Some(j) = a.jobs {
+            cmd.args(["--jobs", &j.to_string()]);
+        }
+        let t1 = Instant::now();
+        let out = cmd.output();
+        let run_s = t1.elapsed().as_secs_f64();
+        let _ = name;
+        match out {
+            Ok(o) => {
+                let text = String::from_utf8_lossy(&o.stdout);
+                match teeth::parse_first_violation(&text) {
+                    Some(v) => (Ok(Some(v)), build_s, run_s),
+                    None if o.status.success() => (Ok(None), build_s, run_s),
+                    None => (
+                        Err(format!(
+                            "campaign exited {:?} without a violation line: {}",
+                            o.status.code(),
+                            String::from_utf8_lossy(&o.stderr)
+                                .lines()
+                                .last()
+                                .unwrap_or("")
+                        )),
+                        build_s,
+                        run_s,
+                    ),
+                }
+            }
+            Err(e) => (Err(format!("{}: {e}", bin.display())), build_s, run_s),
+        }
+    };
+    for (name, patch) in &catalogue {
+        let (outcome, build_s, run_s) = run_one(name, patch);
+        match &outcome {
+            Ok(Some((seed, inv))) => println!(
+                "{name}: caught at seed {seed} by `{inv}` (build {build_s:.0} s, campaign {run_s:.1} s)"
+            ),
+            Ok(None) => println!("{name}: NOT CAUGHT in {} seeds ({run_s:.1} s)", a.seeds),
+            Err(e) => eprintln!("ERROR {name}: {e}"),
+        }
+        rows.push(Row {
+            name: name.clone(),
+            bug: patch.bug.clone(),
+            outcome,
+            build_s,
+            run_s,
+        });
+    }
+    // Leave the scratch copy clean (unpatched) for the next run.
+    let _ = teeth::sync_tree(&ws, &files, &scratch);
+    let _ = Path::new(&scratch);
+    println!();
+    println!(
+        "| patch | bug | seeds until first caught | campaign wall time | invariant that fired |"
+    );
+    println!("|---|---|---|---|---|");
+    let mut bad = 0;
+    for r in &rows {
+        let (seeds, inv) = match &r.outcome {
+            Ok(Some((s, i))) => (s.to_string(), format!("`{i}`")),
+            Ok(None) => {
+                bad += 1;
+                (format!("not caught in {}", a.seeds), "-".to_string())
+            }
+            Err(e) => {
+                bad += 1;
+                ("ERROR".to_string(), e.clone())
+            }
+        };
+        println!(
+            "| {} | {} | {} | {:.1} s | {} |",
+            r.name, r.bug, seeds, r.run_s, inv
+        );
+        let _ = r.build_s;
+    }
+    if bad > 0 {
+        println!("\n{bad} of {} patches not caught or failing", rows.len());
+        return Ok(ExitCode::from(1));
+    }
     Ok(ExitCode::SUCCESS)
 }
