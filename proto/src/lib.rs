@@ -31,6 +31,8 @@ pub mod eraftpb {
     pub use super::util::{is_local_msg, is_response_msg};
 }
 
+mod conf_change;
 mod util;
 
+pub use conf_change::ConfChangeI;
 pub use prost;

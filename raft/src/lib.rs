@@ -257,6 +257,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod confchange;
 mod config;
 #[cfg(feature = "default-logger")]
 mod default_logger;
@@ -278,6 +279,7 @@ mod validate;
 pub use tinyraft_log::storage;
 pub use tinyraft_log::storage::{RaftState, Storage};
 pub use tinyraft_log::{RaftLog, StorageError};
+pub use tinyraft_proto::ConfChangeI;
 pub use tinyraft_proto::eraftpb;
 pub use tinyraft_proto::prost;
 
@@ -337,6 +339,7 @@ pub mod util {
 /// let _: Option<(Entry, Message, HardState, ConfState, Snapshot)> = None;
 /// ```
 pub mod prelude {
+    pub use crate::ConfChangeI;
     pub use crate::eraftpb::{
         ConfChange, ConfChangeSingle, ConfChangeTransition, ConfChangeType, ConfChangeV2,
         ConfState, Entry, EntryType, HardState, Message, MessageType, Snapshot, SnapshotMetadata,
@@ -346,5 +349,4 @@ pub mod prelude {
         Config, LightReady, Progress, Raft, RawNode, ReadState, Ready, SnapshotStatus, SoftState,
         StateRole, Status,
     };
-    // Joint consensus adds `ConfChangeI` here when it lands.
 }

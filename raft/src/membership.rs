@@ -6,6 +6,7 @@
 
 use slog::{info, warn};
 use tinyraft_log::storage::Storage;
+use tinyraft_proto::ConfChangeI;
 use tinyraft_proto::eraftpb::{ConfChange, ConfChangeType, ConfState, Entry, EntryType};
 
 use crate::election::decode_conf_change;
@@ -61,7 +62,33 @@ impl<S: Storage> Raft<S> {
     /// Applies a committed conf change and returns the new membership. A
     /// duplicate add or an absent remove is an `Ok` no-op: every node applies
     /// the same log the same way.
-    pub fn apply_conf_change(&mut self, cc: &ConfChange) -> Result<ConfState> {
+    pub fn apply_conf_change(&mut self, cc: &impl ConfChangeI) -> Result<ConfState> {
+        if let Some(v1) = cc.as_v1() {
+            return self.apply_simple_change(v1);
+        }
+        let v2 = cc.as_v2();
+        if v2.leave_joint() {
+            // Never joint here: leaving is a no-op.
+            return Ok(self.conf_state());
+        }
+        match (v2.enter_joint(), v2.changes.as_slice()) {
+            (None, [one]) => {
+                // `Auto` with one change is a simple change.
+                let v1 = ConfChange {
+                    change_type: one.change_type,
+                    node_id: one.node_id,
+                    context: v2.context.clone(),
+                };
+                self.apply_simple_change(&v1)
+            }
+            _ => Err(Error::ConfChangeRefused(
+                "entering a joint configuration (ConfChangeV2) is not supported yet".into(),
+            )),
+        }
+    }
+
+    /// Applies one simple (single-node) change.
+    fn apply_simple_change(&mut self, cc: &ConfChange) -> Result<ConfState> {
         let id = cc.node_id;
         let next = self.raft_log.last_index().saturating_add(1);
         let change = ConfChangeType::try_from(cc.change_type).map_err(|_| {

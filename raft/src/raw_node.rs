@@ -7,9 +7,9 @@ use std::collections::VecDeque;
 use bytes::Bytes;
 use slog::{Logger, debug, warn};
 use tinyraft_log::storage::Storage;
+use tinyraft_proto::ConfChangeI;
 use tinyraft_proto::eraftpb::{
-    ConfChange, ConfState, Entry, EntryType, HardState, Message, MessageType, Snapshot,
-    is_local_msg,
+    ConfState, Entry, EntryType, HardState, Message, MessageType, Snapshot, is_local_msg,
 };
 
 use crate::NO_LIMIT;
@@ -150,11 +150,19 @@ impl<S: Storage> RawNode<S> {
 
     /// Proposes a membership change (see the `membership` rules on
     /// [`Raft::apply_conf_change`]); refusals are `Err(ConfChangeRefused)`.
-    pub fn propose_conf_change(&mut self, context: impl Into<Bytes>, cc: ConfChange) -> Result<()> {
+    pub fn propose_conf_change(
+        &mut self,
+        context: impl Into<Bytes>,
+        cc: impl ConfChangeI,
+    ) -> Result<()> {
         use prost::Message as _;
+        let (entry_type, data) = match cc.as_v1() {
+            Some(v1) => (EntryType::EntryConfChange, v1.encode_to_vec()),
+            None => (EntryType::EntryConfChangeV2, cc.as_v2().encode_to_vec()),
+        };
         let e = Entry {
-            entry_type: EntryType::EntryConfChange as i32,
-            data: cc.encode_to_vec().into(),
+            entry_type: entry_type as i32,
+            data: data.into(),
             context: context.into(),
             ..Default::default()
         };
@@ -172,7 +180,7 @@ impl<S: Storage> RawNode<S> {
     }
 
     /// Applies a committed conf change; returns the new membership.
-    pub fn apply_conf_change(&mut self, cc: &ConfChange) -> Result<ConfState> {
+    pub fn apply_conf_change(&mut self, cc: &impl ConfChangeI) -> Result<ConfState> {
         self.raft.apply_conf_change(cc)
     }
 

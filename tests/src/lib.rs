@@ -27,6 +27,7 @@
 //! | `raft_2c.rs` | 2c | snapshots and compaction |
 //! | `raft_3a.rs` | 3a | leader transfer, membership, learners, ReadIndex, regression scenarios |
 //! | `raft_random_3a.rs` | 3a | seeded random RawNode clusters with membership, snapshots, restarts |
+//! | `embedder_contract.rs` | — | issue 14: one regression per embedder-contract bug (durable joiners, `must_sync`, §6.4.1 leases, …), async Readies, Config limits |
 
 pub mod builders;
 pub mod faulty_storage;

@@ -1,14 +1,15 @@
-//! Property tests of the quorum and flow-control math (Raft §5.2, §5.3):
+//! Property tests of the quorum and flow-control math (Raft §5.2, §5.3;
+//! joint majorities, thesis §4.3):
 //! each pure function is checked against an obviously-correct model over
 //! arbitrary inputs, with proptest shrinking any counterexample.
 //!
 //! Case counts: `PROPTEST_CASES` (proptest's default config reads it).
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use proptest::prelude::*;
 use proptest::test_runner::FileFailurePersistence;
-use tinyraft::quorum::{VoteResult, committed_index, majority, vote_result};
+use tinyraft::quorum::{JointConfig, VoteResult, committed_index, majority, vote_result};
 use tinyraft::{Inflights, Progress, ProgressState};
 
 /// Proptest's defaults (`PROPTEST_CASES` honoured), with regressions kept
@@ -265,6 +266,156 @@ proptest! {
             prop_assert!(p.next_idx > p.matched, "next {} <= matched {} after {:?}", p.next_idx, p.matched, op);
             if p.state == ProgressState::Snapshot {
                 prop_assert!(p.is_paused());
+            }
+        }
+    }
+}
+
+/// Whether `acks` holds a majority of `half`, counted one voter at a time.
+fn model_half_ok(half: &BTreeSet<u64>, acks: &BTreeSet<u64>) -> bool {
+    let mut n = 0;
+    for id in half {
+        if acks.contains(id) {
+            n += 1;
+        }
+    }
+    2 * n > half.len()
+}
+
+/// Model of thesis §4.3's joint commit rule: the largest index `i` such that
+/// the voters with `match >= i` hold a majority of each non-empty half,
+/// found by trying every `i` (0 when neither half has voters).
+fn model_joint_committed(
+    incoming: &BTreeSet<u64>,
+    outgoing: &BTreeSet<u64>,
+    matched: &BTreeMap<u64, u64>,
+) -> u64 {
+    if incoming.is_empty() && outgoing.is_empty() {
+        return 0;
+    }
+    let m = |id: &u64| matched.get(id).copied().unwrap_or(0);
+    let top = incoming.iter().chain(outgoing).map(m).max().unwrap_or(0);
+    let mut best = 0;
+    for i in 0..=top {
+        let holders: BTreeSet<u64> = incoming
+            .iter()
+            .chain(outgoing)
+            .copied()
+            .filter(|id| m(id) >= i)
+            .collect();
+        let ok = |half: &BTreeSet<u64>| half.is_empty() || model_half_ok(half, &holders);
+        if ok(incoming) && ok(outgoing) {
+            best = i;
+        }
+    }
+    best
+}
+
+/// Model of thesis §4.3's joint election by enumeration: every way the
+/// voters who have not answered yet could answer. Won if every completion
+/// wins both halves; lost if in every completion some half is refused by a
+/// majority; else pending. An empty half is always won, never refused.
+fn model_joint_vote(
+    incoming: &BTreeSet<u64>,
+    outgoing: &BTreeSet<u64>,
+    votes: &BTreeMap<u64, bool>,
+) -> VoteResult {
+    let all: BTreeSet<u64> = incoming.union(outgoing).copied().collect();
+    let silent: Vec<u64> = all
+        .iter()
+        .copied()
+        .filter(|id| !votes.contains_key(id))
+        .collect();
+    let (mut all_won, mut all_lost) = (true, true);
+    for mask in 0u32..(1 << silent.len()) {
+        let mut v: BTreeMap<u64, bool> = votes.clone();
+        for (bit, id) in silent.iter().enumerate() {
+            v.insert(*id, mask & (1 << bit) != 0);
+        }
+        let yes: BTreeSet<u64> = v.iter().filter(|(_, g)| **g).map(|(id, _)| *id).collect();
+        let no: BTreeSet<u64> = v.iter().filter(|(_, g)| !**g).map(|(id, _)| *id).collect();
+        let won = |h: &BTreeSet<u64>| h.is_empty() || model_half_ok(h, &yes);
+        let refused = |h: &BTreeSet<u64>| !h.is_empty() && model_half_ok(h, &no);
+        all_won &= won(incoming) && won(outgoing);
+        all_lost &= refused(incoming) || refused(outgoing);
+    }
+    if all_won {
+        VoteResult::Won
+    } else if all_lost {
+        VoteResult::Lost
+    } else {
+        VoteResult::Pending
+    }
+}
+
+proptest! {
+    #![proptest_config(config())]
+
+    /// Thesis §4.3: the joint committed index equals the brute-force model
+    /// (largest index on a majority of each non-empty half), is the
+    /// minimum of the halves' own committed indexes, and reduces to §5.3's
+    /// rule when the outgoing half is empty.
+    #[test]
+    fn joint_committed_index_matches_brute_force_4_3_props(
+        incoming in prop::collection::btree_set(1u64..9, 0..6),
+        outgoing in prop::collection::btree_set(1u64..9, 0..6),
+        matched in prop::collection::btree_map(1u64..9, 0u64..12, 0..9),
+    ) {
+        let c = JointConfig::new_joint(incoming.clone(), outgoing.clone());
+        let m = |id: u64| matched.get(&id).copied().unwrap_or(0);
+        let got = c.committed_index(m);
+        prop_assert_eq!(got, model_joint_committed(&incoming, &outgoing, &matched));
+        let half = |h: &BTreeSet<u64>| committed_index(&h.iter().map(|&id| m(id)).collect::<Vec<_>>());
+        if !incoming.is_empty() {
+            prop_assert!(got <= half(&incoming));
+        }
+        if !outgoing.is_empty() {
+            prop_assert!(got <= half(&outgoing));
+        }
+        if outgoing.is_empty() {
+            prop_assert_eq!(got, half(&incoming));
+        }
+    }
+
+    /// Thesis §4.3: a joint election's outcome equals the enumeration of
+    /// every way the silent voters could still answer.
+    #[test]
+    fn joint_vote_result_matches_enumeration_4_3_props(
+        incoming in prop::collection::btree_set(1u64..9, 0..6),
+        outgoing in prop::collection::btree_set(1u64..9, 0..6),
+        votes in prop::collection::btree_map(1u64..11, any::<bool>(), 0..10),
+    ) {
+        let c = JointConfig::new_joint(incoming.clone(), outgoing.clone());
+        prop_assert_eq!(c.vote_result(&votes), model_joint_vote(&incoming, &outgoing, &votes));
+        if outgoing.is_empty() {
+            prop_assert_eq!(c.vote_result(&votes), vote_result(&incoming, &votes));
+        }
+    }
+
+    /// Thesis §4.3: acks form a joint quorum exactly when they hold a
+    /// majority of each non-empty half, and any two joint quorums share a
+    /// voter of each non-empty half (what makes two leaders or two commits
+    /// of different entries impossible).
+    #[test]
+    fn joint_quorums_match_model_and_intersect_4_3_props(
+        incoming in prop::collection::btree_set(1u64..9, 0..6),
+        outgoing in prop::collection::btree_set(1u64..9, 0..6),
+        a in prop::collection::btree_set(1u64..11, 0..10),
+        b in prop::collection::btree_set(1u64..11, 0..10),
+    ) {
+        let c = JointConfig::new_joint(incoming.clone(), outgoing.clone());
+        let want = |acks: &BTreeSet<u64>| {
+            !(incoming.is_empty() && outgoing.is_empty())
+                && (incoming.is_empty() || model_half_ok(&incoming, acks))
+                && (outgoing.is_empty() || model_half_ok(&outgoing, acks))
+        };
+        prop_assert_eq!(c.has_quorum(&a), want(&a));
+        prop_assert_eq!(c.has_quorum(&b), want(&b));
+        if c.has_quorum(&a) && c.has_quorum(&b) {
+            for half in [&incoming, &outgoing] {
+                if !half.is_empty() {
+                    prop_assert!(half.iter().any(|id| a.contains(id) && b.contains(id)));
+                }
             }
         }
     }

@@ -360,6 +360,29 @@ mod tests {
         assert!(!t.quorum_recently_active(1));
     }
 
+    /// Thesis §6.4.1 (issue 14, bug 3c): a member marked active only because
+    /// it was just added has promised nothing, so it never counts toward a
+    /// read lease; check-quorum still spares it for one round.
+    ///
+    /// Fails without: the `&& !p.active_by_grace` filter in
+    /// `has_active_quorum` (the lease is granted with 1, 2 and 4-by-grace).
+    #[test]
+    fn lease_ignores_members_active_only_by_grace() {
+        let mut t = tracker(&[1, 2, 3, 4], &[]);
+        t.get_mut(2).unwrap().recent_active = true;
+        let p4 = t.get_mut(4).unwrap();
+        p4.recent_active = true;
+        p4.active_by_grace = true;
+        assert!(
+            !t.has_active_quorum(1),
+            "1, 2 and a just-added 4 is no lease"
+        );
+        t.get_mut(3).unwrap().recent_active = true;
+        assert!(t.has_active_quorum(1), "1, 2 and 3 answered");
+        assert!(t.quorum_recently_active(1), "check-quorum counts the grace");
+        assert!(!t.get(4).unwrap().active_by_grace, "grace lasts one round");
+    }
+
     /// Broadcasts walk the members in id order (Raft §5.3: every follower
     /// gets its append) by position, through membership changes.
     #[test]

@@ -1,4 +1,4 @@
-//! Majority arithmetic (Raft §5.2, §5.3): pure functions over a voter set.
+//! Majority arithmetic (Raft §5.2, §5.3): pure functions over one voter set.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -69,6 +69,21 @@ pub fn vote_result(voters: &BTreeSet<u64>, votes: &BTreeMap<u64, bool>) -> VoteR
     }
 }
 
+/// Whether `acks` contains a majority of `voters` (ids outside `voters`
+/// do not count). An empty voter set has no quorum.
+///
+/// ```
+/// use std::collections::BTreeSet;
+/// use tinyraft::quorum::has_quorum;
+/// let voters: BTreeSet<u64> = [1, 2, 3].into();
+/// assert!(has_quorum(&voters, &[1, 3].into()));
+/// assert!(!has_quorum(&voters, &[1, 9].into()));
+/// ```
+pub fn has_quorum(voters: &BTreeSet<u64>, acks: &BTreeSet<u64>) -> bool {
+    let n = voters.iter().filter(|id| acks.contains(id)).count();
+    !voters.is_empty() && n >= majority(voters.len())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -102,5 +117,16 @@ mod tests {
             vote_result(&BTreeSet::new(), &BTreeMap::new()),
             VoteResult::Won
         );
+    }
+
+    /// §5.2/§5.3: a quorum is a majority of the voters; non-voters' acks
+    /// do not count, and no set of acks is a quorum of nobody.
+    #[test]
+    fn has_quorum_needs_a_majority_of_voters_5_2() {
+        let voters: BTreeSet<u64> = [1, 2, 3, 4].into();
+        assert!(!has_quorum(&voters, &[1, 2].into()));
+        assert!(has_quorum(&voters, &[1, 2, 4].into()));
+        assert!(!has_quorum(&voters, &[1, 2, 7, 8].into()));
+        assert!(!has_quorum(&BTreeSet::new(), &[1].into()));
     }
 }
