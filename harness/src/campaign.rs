@@ -576,72 +576,70 @@ pub fn shrink(opts: &CampaignOptions, seed: u64) -> Option<Shrunk> {
             lo = mid + 1;
         }
     }
-    for (clients, ops) in [(0, 0), (1, 5), (1, 20), (2, 20)] {
-        if clients >= opts.clients && ops >= opts.ops_per_client {
-            break;
-        }
-        let cand = CampaignOptions {
+    // Each dimension below tries its candidates in order (smallest first)
+    // and keeps the first that still fails the same way.
+    let first_failing = |cands: Vec<CampaignOptions>, keep: &[usize]| {
+        cands
+            .into_iter()
+            .find_map(|c| fails(&c, keep).map(|r| (c, r)))
+    };
+    let clients: Vec<CampaignOptions> = [(0, 0), (1, 5), (1, 20), (2, 20)]
+        .into_iter()
+        .take_while(|&(c, o)| c < opts.clients || o < opts.ops_per_client)
+        .map(|(clients, ops)| CampaignOptions {
             clients,
             ops_per_client: ops,
             ..opts.clone()
-        };
-        if let Some(r) = fails(&cand, &keep) {
-            opts = cand;
-            best = r;
-            break;
-        }
+        })
+        .collect();
+    if let Some((o, r)) = first_failing(clients, &keep) {
+        (opts, best) = (o, r);
     }
     // Timing: every fault earlier (the cluster still gets a moment to
     // elect its first leader), then every fault duration shorter.
     let first_at = keep.first().map_or(0, |&i| full.actions[i].at_ms);
-    for shift in [first_at.saturating_sub(300), first_at / 2, first_at / 4] {
-        if shift == 0 {
-            continue;
-        }
-        let phase = opts.cut_ms.unwrap_or(opts.duration_ms);
-        let cand = CampaignOptions {
+    let phase = opts.cut_ms.unwrap_or(opts.duration_ms);
+    let shifts: Vec<CampaignOptions> = [first_at.saturating_sub(300), first_at / 2, first_at / 4]
+        .into_iter()
+        .filter(|&shift| shift > 0)
+        .map(|shift| CampaignOptions {
             reshape: Reshape {
                 shift_ms: shift,
                 ..opts.reshape
             },
             cut_ms: Some(phase.saturating_sub(shift).max(1)),
             ..opts.clone()
-        };
-        if let Some(r) = fails(&cand, &keep) {
-            opts = cand;
-            best = r;
-            break;
-        }
+        })
+        .collect();
+    if let Some((o, r)) = first_failing(shifts, &keep) {
+        (opts, best) = (o, r);
     }
-    for pct in [10, 25, 50] {
-        let cand = CampaignOptions {
+    let delays: Vec<CampaignOptions> = [10, 25, 50]
+        .into_iter()
+        .map(|pct| CampaignOptions {
             reshape: Reshape {
                 delay_pct: pct,
                 ..opts.reshape
             },
             ..opts.clone()
-        };
-        if let Some(r) = fails(&cand, &keep) {
-            opts = cand;
-            best = r;
-            break;
-        }
+        })
+        .collect();
+    if let Some((o, r)) = first_failing(delays, &keep) {
+        (opts, best) = (o, r);
     }
     // Size: fewer voters, where the failure allows.
     let n = sim_config(&opts, seed).nodes;
-    for cap in 1..n {
-        let cand = CampaignOptions {
+    let caps: Vec<CampaignOptions> = (1..n)
+        .map(|cap| CampaignOptions {
             reshape: Reshape {
                 nodes_cap: Some(cap),
                 ..opts.reshape
             },
             ..opts.clone()
-        };
-        if let Some(r) = fails(&cand, &keep) {
-            opts = cand;
-            best = r;
-            break;
-        }
+        })
+        .collect();
+    if let Some((o, r)) = first_failing(caps, &keep) {
+        (opts, best) = (o, r);
     }
     let schedule = subset(&keep);
     let before = ShrinkSize::of(&original, seed, &full, &first_report);
