@@ -5,18 +5,12 @@
 use bytes::Bytes;
 use slog::{debug, info, warn};
 use tinyraft_log::StorageError;
-use tinyraft_log::storage::Storage;
+use tinyraft_log::storage::{Storage, entry_size};
 use tinyraft_proto::eraftpb::{Entry, EntryType, Message, MessageType};
 
 use crate::errors::{Error, Result};
 use crate::raft::Raft;
 use crate::tracker::{ProgressState, QueuedAppend};
-
-/// Encoded size of an entry, as `max_size_per_msg` counts it.
-fn entry_size(e: &Entry) -> u64 {
-    use prost::Message as _;
-    e.encoded_len() as u64
-}
 
 impl<S: Storage> Raft<S> {
     /// Sends `to` an append with the entries it needs (or a snapshot if the
