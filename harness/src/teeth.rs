@@ -236,9 +236,12 @@ pub fn catalogue(dir: &Path) -> Result<Vec<(String, Patch)>, String> {
 
 /// Makes `scratch` hold exactly the files of `files` (paths relative to
 /// `root`) as they are in `root`, rewriting only files whose content
-/// differs, so a build there stays incremental. Returns how many it wrote.
+/// differs, so a build there stays incremental, and deleting files the
+/// workspace no longer has (a module moved from `x.rs` to `x/mod.rs` must
+/// not leave both behind). Returns how many it wrote or deleted.
 pub fn sync_tree(root: &Path, files: &[PathBuf], scratch: &Path) -> Result<usize, String> {
-    let mut written = 0;
+    let keep: std::collections::BTreeSet<&Path> = files.iter().map(PathBuf::as_path).collect();
+    let mut written = prune(scratch, Path::new(""), &keep)?;
     for f in files {
         let src = root.join(f);
         let dst = scratch.join(f);
@@ -253,6 +256,35 @@ pub fn sync_tree(root: &Path, files: &[PathBuf], scratch: &Path) -> Result<usize
         written += 1;
     }
     Ok(written)
+}
+
+/// Deletes every file under `scratch/rel` whose path is not in `keep`.
+fn prune(
+    scratch: &Path,
+    rel: &Path,
+    keep: &std::collections::BTreeSet<&Path>,
+) -> Result<usize, String> {
+    let dir = scratch.join(rel);
+    let Ok(rd) = std::fs::read_dir(&dir) else {
+        return Ok(0);
+    };
+    let mut entries: Vec<PathBuf> = Vec::new();
+    for e in rd {
+        entries.push(e.map_err(|e| format!("{}: {e}", dir.display()))?.path());
+    }
+    entries.sort();
+    let mut removed = 0;
+    for p in entries {
+        let Some(name) = p.file_name() else { continue };
+        let r = rel.join(name);
+        if p.is_dir() {
+            removed += prune(scratch, &r, keep)?;
+        } else if !keep.contains(r.as_path()) {
+            std::fs::remove_file(&p).map_err(|e| format!("{}: {e}", p.display()))?;
+            removed += 1;
+        }
+    }
+    Ok(removed)
 }
 
 /// What `campaign --stop-on-first` printed: the first failing seed and the
@@ -297,6 +329,33 @@ mod tests {
         let e = p.apply_to_text("x.rs", twice).unwrap_err();
         assert!(e.contains("ambiguous"), "{e}");
         assert!(Patch::parse("no bug line\n+++ b/x\n@@ -1 +1 @@\n-a\n+b\n").is_err());
+    }
+
+    /// The scratch copy follows the workspace: a file the workspace no
+    /// longer has (a module moved to `x/mod.rs`) is deleted, a changed one
+    /// rewritten, an unchanged one left alone.
+    #[test]
+    fn sync_tree_deletes_files_the_workspace_dropped() {
+        let base = std::env::temp_dir().join(format!("teeth-sync-test-{}", std::process::id()));
+        let (root, scratch) = (base.join("root"), base.join("scratch"));
+        std::fs::create_dir_all(root.join("src/quorum")).unwrap();
+        std::fs::create_dir_all(scratch.join("src")).unwrap();
+        std::fs::write(root.join("src/quorum/mod.rs"), "new").unwrap();
+        std::fs::write(root.join("src/lib.rs"), "same").unwrap();
+        std::fs::write(scratch.join("src/lib.rs"), "same").unwrap();
+        std::fs::write(scratch.join("src/quorum.rs"), "old").unwrap();
+        let files = vec![
+            PathBuf::from("src/quorum/mod.rs"),
+            PathBuf::from("src/lib.rs"),
+        ];
+        assert_eq!(sync_tree(&root, &files, &scratch).unwrap(), 2);
+        assert!(!scratch.join("src/quorum.rs").exists());
+        assert_eq!(
+            std::fs::read_to_string(scratch.join("src/quorum/mod.rs")).unwrap(),
+            "new"
+        );
+        assert_eq!(sync_tree(&root, &files, &scratch).unwrap(), 0);
+        let _ = std::fs::remove_dir_all(&base);
     }
 
     #[test]
