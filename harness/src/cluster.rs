@@ -440,6 +440,11 @@ impl Cluster {
         }
         let now = self.world.now();
         self.checker.quorum.delivered(to, from, now);
+        if let Err(b) = self.checker.sent.check(&msg) {
+            self.breach(b);
+            return;
+        }
+        self.on_deliver(&msg);
         if let Some(raw) = self.nodes.get_mut(&to).and_then(|n| n.raw.as_mut()) {
             if raw.step(msg).is_err() {
                 self.stats.step_errors += 1;
@@ -468,6 +473,7 @@ impl Cluster {
                 }
             }
         }
+        self.checker.sent.record(&msg);
         self.next_msg_id += 1;
         let id = self.next_msg_id;
         self.stats.messages += 1;
@@ -703,7 +709,9 @@ impl Cluster {
                 self.after_apply(id, out);
             }
             Some(incarnation) => {
-                let delay = self.rng.random_range(1..=30);
+                let now = self.world.now();
+                let delay = self.rng.random_range(1..=30)
+                    + self.nodes.get(&id).map_or(0, |n| n.disk.apply_extra(now));
                 self.world.after(
                     delay,
                     Event::Apply {
@@ -932,6 +940,16 @@ impl Cluster {
                 {
                     breaches.push(b);
                 }
+                let ours = r.prs().voter_ids();
+                if let Err(b) = crate::schedules::election_config(
+                    id,
+                    r.term,
+                    &ours,
+                    &self.committed_voters,
+                    self.knows_unapplied_conf(id),
+                ) {
+                    breaches.push(b);
+                }
             }
             self.last_role.insert(id, now_role);
         }
@@ -1023,6 +1041,7 @@ impl Cluster {
         } else if leader_commit {
             self.on_leader_commit(id, term);
         }
+        self.on_observed(id);
     }
 
     pub(crate) fn push(&mut self, kind: EventKind) {

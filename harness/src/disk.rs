@@ -44,6 +44,11 @@ pub(crate) struct Disk {
     pub(crate) next_write: u64,
     /// When the last issued write becomes durable: writes complete in order.
     pub(crate) last_sync_at: u64,
+    /// Extra delay of each lagging apply step while a slow-apply spike
+    /// lasts (a state machine busy with a large batch).
+    pub(crate) apply_spike_ms: u64,
+    /// When the slow-apply spike ends (simulated ms).
+    pub(crate) apply_spike_until: u64,
 }
 
 impl Disk {
@@ -55,6 +60,17 @@ impl Disk {
             base + self.spike_ms
         } else {
             base
+        }
+    }
+}
+
+impl Disk {
+    /// Extra delay of a lagging apply step scheduled at `now`.
+    pub(crate) fn apply_extra(&self, now: u64) -> u64 {
+        if now < self.apply_spike_until {
+            self.apply_spike_ms
+        } else {
+            0
         }
     }
 }

@@ -209,6 +209,28 @@ pub enum FaultAction {
     ReconnectVictim(usize),
     /// Reconnect every node a trigger disconnected.
     ReconnectVictims,
+    /// Ask the leader to transfer leadership to its `k`-th other node and
+    /// cut the old leader off from every node (clients still reach it) the
+    /// moment its `MsgTimeoutNow` lands: the transferee wins inside the old
+    /// leader's lease (thesis §6.4.1), and a lease read the old leader still
+    /// answers is stale.
+    TransferCutOld {
+        /// Which follower is the transferee.
+        k: usize,
+    },
+    /// Hold the link from the leader to its `k`-th other node for `ms` and
+    /// slow that node's lagging apply by `apply_ms` meanwhile; once the node
+    /// learns that a conf change is committed but has not applied it, the
+    /// leader transfers leadership to it (etcd #12133: such a node must not
+    /// campaign; it does not know its configuration).
+    LagConf {
+        /// Which follower lags.
+        k: usize,
+        /// How long the link holds its messages.
+        ms: u64,
+        /// Extra delay of each of its apply steps.
+        apply_ms: u64,
+    },
 }
 
 /// A fault armed to fire on an event rather than at a time.
@@ -220,6 +242,12 @@ pub(crate) enum Trigger {
     IsolateNextLeader,
     /// Disconnect a leader of a term above this one when its commit advances.
     IsolateOnCommit(u64),
+    /// Cut this old leader off once its `MsgTimeoutNow` is delivered
+    /// (until the simulated ms given second).
+    CutOnTimeoutNow(u64, u64),
+    /// Transfer leadership to this node once it knows of a committed conf
+    /// change it has not applied (until the simulated ms given second).
+    TransferOnUnappliedConf(u64, u64),
 }
 
 impl fmt::Display for FaultAction {
@@ -271,6 +299,14 @@ impl fmt::Display for FaultAction {
             }
             FaultAction::ReconnectVictim(k) => write!(f, "reconnect isolated node #{k}"),
             FaultAction::ReconnectVictims => write!(f, "reconnect isolated nodes"),
+            FaultAction::TransferCutOld { k } => write!(
+                f,
+                "transfer to follower #{k}, cut the old leader off when MsgTimeoutNow lands"
+            ),
+            FaultAction::LagConf { k, ms, apply_ms } => write!(
+                f,
+                "hold link leader->follower #{k} for {ms}ms, its applies +{apply_ms}ms, transfer to it on a committed unapplied conf change"
+            ),
         }
     }
 }
@@ -473,8 +509,35 @@ impl FaultSchedule {
                 FaultKind::Targeted => {
                     let k = rng.random_range(0..nodes.max(2) - 1);
                     let d = rng.random_range(1..40);
-                    let pick = rng.random_range(0..3);
-                    if pick == 2 {
+                    let pick = rng.random_range(0..5);
+                    if pick == 3 {
+                        // A transfer whose transferee wins inside the old
+                        // leader's lease while clients still read from it.
+                        push(t, FaultAction::TransferCutOld { k });
+                        push(t + hold.max(1500), FaultAction::Heal);
+                    } else if pick == 4 {
+                        // etcd #12133: two voters join while one follower's
+                        // link is held; it learns both are committed at
+                        // once, applies slowly, and is asked to lead.
+                        let ms = rng.random_range(1500..4000);
+                        let apply_ms = rng.random_range(100..400);
+                        let (a, b) = (spare, spare + 1);
+                        spare += 2;
+                        push(t, FaultAction::LagConf { k, ms, apply_ms });
+                        push(t + 50, FaultAction::Membership(ConfChangeType::AddNode, a));
+                        push(
+                            t + ms / 2,
+                            FaultAction::Membership(ConfChangeType::AddNode, b),
+                        );
+                        push(
+                            t + ms + 3000,
+                            FaultAction::Membership(ConfChangeType::RemoveNode, a),
+                        );
+                        push(
+                            t + ms + 3500,
+                            FaultAction::Membership(ConfChangeType::RemoveNode, b),
+                        );
+                    } else if pick == 2 {
                         // Figure 8: an entry on a minority (old leader L1);
                         // the next leader L2 is cut off the moment it wins
                         // (its own entry at that index stays on its disk);
@@ -543,7 +606,7 @@ pub(crate) struct FaultState {
     pub(crate) active: bool,
     burst_until: u64,
     /// Faults armed to fire on an event.
-    triggers: Vec<Trigger>,
+    pub(crate) triggers: Vec<Trigger>,
     /// Nodes triggers disconnected, in order.
     victims: Vec<u64>,
     /// The healed majority of the liveness phase, once it began.
@@ -579,6 +642,7 @@ impl Cluster {
         self.heal();
         for n in self.nodes.values_mut() {
             n.disk.spike_until = 0;
+            n.disk.apply_spike_until = 0;
         }
     }
 
@@ -830,6 +894,29 @@ impl Cluster {
                     self.connect(v);
                 }
             }
+            FaultAction::TransferCutOld { k } => {
+                if let Some((l, to)) = self.leader_and_other(k) {
+                    self.faults
+                        .triggers
+                        .push(Trigger::CutOnTimeoutNow(l, now + 3000));
+                    if let Some(raw) = self.nodes.get_mut(&l).and_then(|n| n.raw.as_mut()) {
+                        raw.transfer_leader(to);
+                    }
+                    self.drive(l);
+                }
+            }
+            FaultAction::LagConf { k, ms, apply_ms } => {
+                if let Some((l, f)) = self.leader_and_other(k) {
+                    self.net.hold(l, f, now + ms);
+                    if let Some(n) = self.nodes.get_mut(&f) {
+                        n.disk.apply_spike_ms = apply_ms;
+                        n.disk.apply_spike_until = now + ms + 2000;
+                    }
+                    self.faults
+                        .triggers
+                        .push(Trigger::TransferOnUnappliedConf(f, now + ms + 3000));
+                }
+            }
         }
     }
 
@@ -856,7 +943,7 @@ impl Cluster {
     }
 
     /// The leader and its `k`-th other node (mod their count).
-    fn leader_and_other(&self, k: usize) -> Option<(u64, u64)> {
+    pub(crate) fn leader_and_other(&self, k: usize) -> Option<(u64, u64)> {
         let l = self.leader()?;
         let others: Vec<u64> = self.node_ids().into_iter().filter(|&i| i != l).collect();
         if others.is_empty() {

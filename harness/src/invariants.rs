@@ -128,6 +128,8 @@ pub struct Checker {
     /// Per node: the committed prefix its disk held after its last write,
     /// up to its own commit index (`committed_kept`).
     pub(crate) held: BTreeMap<u64, u64>,
+    /// Every message sent (`transport_integrity`).
+    pub(crate) sent: crate::transport_check::SentLog,
 }
 
 impl Checker {

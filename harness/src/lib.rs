@@ -56,10 +56,12 @@ mod net;
 mod node;
 pub mod quorum_watch;
 pub mod reshape;
+mod schedules;
 pub mod swarm;
 pub mod teeth;
 pub mod timeline;
 pub mod trace;
+mod transport_check;
 mod world;
 
 pub use cluster::{Cluster, SimConfig, Stats};

@@ -112,6 +112,11 @@ impl Reshape {
                 FaultAction::HoldLeaderLink { k, ms } => {
                     FaultAction::HoldLeaderLink { k, ms: scale(ms) }
                 }
+                FaultAction::LagConf { k, ms, apply_ms } => FaultAction::LagConf {
+                    k,
+                    ms: scale(ms),
+                    apply_ms: scale(apply_ms),
+                },
                 a => a,
             };
             actions.push(TimedFault { at_ms, action });
@@ -128,7 +133,8 @@ impl Reshape {
             .map(|tf| match &tf.action {
                 FaultAction::NetBurst { ms, .. }
                 | FaultAction::DiskSpike { ms, .. }
-                | FaultAction::HoldLeaderLink { ms, .. } => *ms,
+                | FaultAction::HoldLeaderLink { ms, .. }
+                | FaultAction::LagConf { ms, .. } => *ms,
                 _ => 0,
             })
             .sum()

@@ -1,0 +1,182 @@
+//! Targeted schedules that fire on what a node sees (a message landing, a
+//! commit it learns), and the invariant that names etcd #12133's harm.
+//!
+//! - A transfer's `MsgTimeoutNow` lands: the old leader is cut off from
+//!   every node (clients still reach it). The transferee wins inside the old
+//!   leader's lease, so a lease read the old leader still answers would be
+//!   stale (thesis §6.4.1: a leader revokes its lease when it starts a
+//!   transfer).
+//! - A follower learns that a conf change is committed but has not applied
+//!   it yet: the leader transfers leadership to it. A node in that state
+//!   does not know its configuration and must not campaign (etcd #12133).
+//!
+//! [`election_config`] is the harm a campaign with unapplied conf changes
+//! does: a node that wins counting votes in a configuration two voter
+//! changes behind the committed one may have been elected by a quorum that
+//! shares no node with a quorum of the committed configuration, so a second
+//! leader of the same term could be elected there (the overlap argument of
+//! thesis §4.1 holds only between neighbouring configurations).
+
+use tinyraft::StateRole;
+use tinyraft::eraftpb::{EntryType, Message, MessageType};
+
+use crate::cluster::Cluster;
+use crate::faults::Trigger;
+use crate::invariants::Breach;
+use crate::trace::EventKind;
+
+/// Whether some majority of `a` and some majority of `b` share no node
+/// (never for `a` and `b` one voter apart; see the tests).
+pub(crate) fn quorums_may_miss(a: &[u64], b: &[u64]) -> bool {
+    if a.is_empty() || b.is_empty() {
+        return false;
+    }
+    let both = a.iter().filter(|x| b.contains(x)).count();
+    let (only_a, only_b) = (a.len() - both, b.len() - both);
+    // The smallest majority of each takes as many nodes outside the other
+    // as it can; they can miss each other if what is left fits in the
+    // shared part.
+    let need_a = (a.len() / 2 + 1).saturating_sub(only_a);
+    let need_b = (b.len() / 2 + 1).saturating_sub(only_b);
+    need_a + need_b <= both
+}
+
+/// Checked when `id` becomes leader of `term` counting votes among
+/// `voters` while it knew (`knew_newer`) that a conf change was committed
+/// that it had not applied: some majority of `voters` must still meet
+/// every majority of the last committed configuration `committed`.
+///
+/// A node that does not know of the newer commit is not judged here: after
+/// a crash its durable commit index may lag, it replays its log only as far
+/// as that, and may legitimately campaign on an older configuration.
+pub(crate) fn election_config(
+    id: u64,
+    term: u64,
+    voters: &[u64],
+    committed: &[u64],
+    knew_newer: bool,
+) -> Result<(), Breach> {
+    if knew_newer && quorums_may_miss(voters, committed) {
+        return Err((
+            "election_config",
+            format!(
+                "node {id} won term {term} counting votes among {voters:?} while it knew of a committed conf change it had not applied (the committed configuration is {committed:?}): a quorum of each can miss the other, so a second leader of term {term} could be elected"
+            ),
+        ));
+    }
+    Ok(())
+}
+
+impl Cluster {
+    /// A message is about to be stepped into its receiver.
+    pub(crate) fn on_deliver(&mut self, msg: &Message) {
+        if !self.faults.active || msg.msg_type() != MessageType::MsgTimeoutNow {
+            return;
+        }
+        let now = self.now_ms();
+        let Some(i) = self.faults.triggers.iter().position(
+            |t| matches!(*t, Trigger::CutOnTimeoutNow(l, until) if l == msg.from && now <= until),
+        ) else {
+            return;
+        };
+        self.faults.triggers.remove(i);
+        let old = msg.from;
+        let rest: Vec<u64> = self.node_ids().into_iter().filter(|&n| n != old).collect();
+        self.push(EventKind::Fault {
+            description: format!("MsgTimeoutNow {old}->{} landed: old leader cut off", msg.to),
+        });
+        self.partition(&[&[old], &rest]);
+    }
+
+    /// `id` was just driven and observed.
+    pub(crate) fn on_observed(&mut self, id: u64) {
+        if !self.faults.active {
+            return;
+        }
+        let now = self.now_ms();
+        self.faults
+            .triggers
+            .retain(|t| !matches!(*t, Trigger::TransferOnUnappliedConf(_, until) if now > until));
+        let Some(i) = self
+            .faults
+            .triggers
+            .iter()
+            .position(|t| matches!(*t, Trigger::TransferOnUnappliedConf(n, _) if n == id))
+        else {
+            return;
+        };
+        let follower = self
+            .nodes
+            .get(&id)
+            .and_then(|n| n.raw.as_ref())
+            .is_some_and(|r| r.raft.state != StateRole::Leader);
+        if !follower || !self.knows_unapplied_conf(id) {
+            return;
+        }
+        let Some(l) = self.leader().filter(|&l| l != id) else {
+            return;
+        };
+        self.faults.triggers.remove(i);
+        self.push(EventKind::Fault {
+            description: format!(
+                "node {id} knows a committed conf change it has not applied: leader {l} transfers to it"
+            ),
+        });
+        if let Some(raw) = self.nodes.get_mut(&l).and_then(|n| n.raw.as_mut()) {
+            raw.transfer_leader(id);
+        }
+        self.drive(l);
+    }
+
+    /// Whether node `id` knows a conf change is committed but has not
+    /// applied it.
+    pub(crate) fn knows_unapplied_conf(&self, id: u64) -> bool {
+        let Some(raw) = self.nodes.get(&id).and_then(|n| n.raw.as_ref()) else {
+            return false;
+        };
+        let log = &raw.raft.raft_log;
+        if log.committed <= log.applied {
+            return false;
+        }
+        let lo = (log.applied + 1).max(log.first_index());
+        if lo > log.committed {
+            return false;
+        }
+        log.slice(lo, log.committed + 1, None).is_ok_and(|ents| {
+            ents.iter().any(|e| {
+                matches!(
+                    e.entry_type(),
+                    EntryType::EntryConfChange | EntryType::EntryConfChangeV2
+                )
+            })
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Thesis §4.1: neighbouring configurations (one voter added or
+    /// removed) always share a node between any two majorities; two voters
+    /// added (or removed) at once need not, which is what a node campaigning
+    /// on a configuration two changes old does (etcd #12133, the TLA+
+    /// counterexample {1,2,3} -> +4 -> +5).
+    #[test]
+    fn quorums_overlap_only_between_neighbouring_configurations() {
+        assert!(!quorums_may_miss(&[1, 2, 3], &[1, 2, 3]));
+        assert!(!quorums_may_miss(&[1, 2, 3], &[1, 2, 3, 4]));
+        assert!(!quorums_may_miss(&[1, 2, 3, 4, 5], &[1, 2, 3, 4]));
+        assert!(!quorums_may_miss(&[1, 2, 3, 4, 5], &[1, 2, 3, 4, 5, 6]));
+        assert!(quorums_may_miss(&[1, 2, 3], &[1, 2, 3, 4, 5]));
+        assert!(quorums_may_miss(&[1, 2, 3, 4, 5], &[1, 2, 3, 4, 5, 6, 7]));
+        assert!(quorums_may_miss(&[1, 2, 3, 4, 5], &[1, 2, 3]));
+        assert!(quorums_may_miss(&[1, 2, 3], &[3, 4, 5]));
+        assert!(!quorums_may_miss(&[], &[1]));
+        let e = election_config(1, 7, &[1, 2, 3], &[1, 2, 3, 4, 5], true).unwrap_err();
+        assert_eq!(e.0, "election_config");
+        assert!(election_config(1, 7, &[1, 2, 3], &[1, 2, 3, 4], true).is_ok());
+        // A node that did not know of the newer commit is not judged.
+        assert!(election_config(1, 7, &[1, 2, 3], &[1, 2, 3, 4, 5], false).is_ok());
+    }
+}
