@@ -7,7 +7,7 @@
 //! leader). Checked on every delivery against a fingerprint of every send.
 
 use std::collections::HashSet;
-use std::hash::{Hash, Hasher};
+use std::hash::{BuildHasherDefault, Hasher};
 
 use tinyraft::eraftpb::Message;
 
@@ -17,7 +17,30 @@ use crate::invariants::Breach;
 /// iterates this set, so its order never reaches the trace).
 #[derive(Debug, Default)]
 pub(crate) struct SentLog {
-    sent: HashSet<u64>,
+    sent: HashSet<u64, BuildHasherDefault<PassThrough>>,
+}
+
+/// The fingerprints are already mixed: the set uses them as they are.
+#[derive(Default)]
+struct PassThrough(u64);
+
+impl Hasher for PassThrough {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = mix(self.0, u64::from(b));
+        }
+    }
+    fn write_u64(&mut self, v: u64) {
+        self.0 = v;
+    }
+}
+
+/// One step of a multiply-rotate hash (FxHash's constant).
+fn mix(h: u64, v: u64) -> u64 {
+    (h.rotate_left(5) ^ v).wrapping_mul(0x517c_c1b7_2722_0a95)
 }
 
 impl SentLog {
@@ -51,29 +74,31 @@ impl SentLog {
 
 /// The header fields, the first and last entry and the snapshot metadata.
 fn fingerprint(m: &Message) -> u64 {
-    let mut h = std::collections::hash_map::DefaultHasher::new();
-    (
-        m.msg_type,
+    let mut h = [
+        m.msg_type as u64,
         m.from,
         m.to,
         m.term,
         m.log_term,
         m.index,
         m.commit,
-        m.reject,
+        u64::from(m.reject),
         m.reject_hint,
         m.cluster_id,
-    )
-        .hash(&mut h);
-    m.entries.len().hash(&mut h);
+        m.entries.len() as u64,
+        m.context.len() as u64,
+    ]
+    .into_iter()
+    .fold(0, mix);
     for e in [m.entries.first(), m.entries.last()].into_iter().flatten() {
-        (e.index, e.term, e.entry_type, e.data.len()).hash(&mut h);
+        for v in [e.index, e.term, e.entry_type as u64, e.data.len() as u64] {
+            h = mix(h, v);
+        }
     }
     if let Some(md) = m.snapshot.as_ref().and_then(|s| s.metadata.as_ref()) {
-        (md.index, md.term).hash(&mut h);
+        h = mix(mix(h, md.index), md.term);
     }
-    m.context.hash(&mut h);
-    h.finish()
+    h
 }
 
 #[cfg(test)]
