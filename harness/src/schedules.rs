@@ -74,12 +74,12 @@ impl Cluster {
             return;
         }
         let now = self.now_ms();
-        let Some(i) = self.faults.triggers.iter().position(
+        let fired = self.faults.take_trigger(
             |t| matches!(*t, Trigger::CutOnTimeoutNow(l, until) if l == msg.from && now <= until),
-        ) else {
+        );
+        if fired.is_none() {
             return;
-        };
-        self.faults.triggers.remove(i);
+        }
         let old = msg.from;
         let rest: Vec<u64> = self.node_ids().into_iter().filter(|&n| n != old).collect();
         self.push(EventKind::Fault {
@@ -94,17 +94,13 @@ impl Cluster {
             return;
         }
         let now = self.now_ms();
-        self.faults
-            .triggers
-            .retain(|t| !matches!(*t, Trigger::TransferOnUnappliedConf(_, until) if now > until));
-        let Some(i) = self
-            .faults
-            .triggers
-            .iter()
-            .position(|t| matches!(*t, Trigger::TransferOnUnappliedConf(n, _) if n == id))
-        else {
+        self.faults.drop_triggers(
+            |t| matches!(*t, Trigger::TransferOnUnappliedConf(_, until) if now > until),
+        );
+        let armed = |t: &Trigger| matches!(*t, Trigger::TransferOnUnappliedConf(n, _) if n == id);
+        if !self.faults.has_trigger(armed) {
             return;
-        };
+        }
         let follower = self
             .nodes
             .get(&id)
@@ -116,7 +112,7 @@ impl Cluster {
         let Some(l) = self.leader().filter(|&l| l != id) else {
             return;
         };
-        self.faults.triggers.remove(i);
+        self.faults.take_trigger(armed);
         self.push(EventKind::Fault {
             description: format!(
                 "node {id} knows a committed conf change it has not applied: leader {l} transfers to it"
