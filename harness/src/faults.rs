@@ -556,10 +556,13 @@ impl FaultSchedule {
                         push(t + hold, FaultAction::Heal);
                     } else {
                         // A change in flight across a leader change, and one
-                        // more on the next leader at once (Ongaro's bug).
+                        // more on the next leader at once (Ongaro's bug): the
+                        // first reaches one follower only, then its leader is
+                        // cut off alone, so that follower (the only one with
+                        // the change) may lead next.
                         let (a, b) = (spare, spare + 1);
                         spare += 2;
-                        let first = if rng.random_bool(0.5) {
+                        let first = if rng.random_bool(0.75) {
                             ConfChangeType::AddNode
                         } else {
                             ConfChangeType::AddLearnerNode
@@ -573,7 +576,8 @@ impl FaultSchedule {
                             FaultAction::OnNextLeader(ConfChangeType::RemoveNode, v)
                         };
                         push(t + d + 1, second);
-                        push(t + hold, FaultAction::Heal);
+                        push(t + d + 60, FaultAction::IsolateLeader);
+                        push(t + hold.max(1500), FaultAction::Heal);
                         push(
                             t + hold + 2000,
                             FaultAction::Membership(ConfChangeType::RemoveNode, a),

@@ -130,6 +130,9 @@ pub struct Checker {
     pub(crate) held: BTreeMap<u64, u64>,
     /// Every message sent (`transport_integrity`).
     pub(crate) sent: crate::transport_check::SentLog,
+    /// Per leader: (term, last index already scanned for conf changes it
+    /// appended) (`one_change_at_a_time`).
+    pub(crate) conf_scan: BTreeMap<u64, (u64, u64)>,
 }
 
 impl Checker {

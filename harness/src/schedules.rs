@@ -10,6 +10,13 @@
 //!   it yet: the leader transfers leadership to it. A node in that state
 //!   does not know its configuration and must not campaign (etcd #12133).
 //!
+//! `one_change_at_a_time` is the harm of Ongaro's bug in a core whose
+//! configurations take effect when applied: a leader that appends a conf
+//! change while an earlier one is still uncommitted in its log has both
+//! decided under the configuration before the first, two changes away from
+//! the one they produce, and their quorums can miss each other (thesis
+//! §4.1: one change at a time; a new leader waits for its log's tail).
+//!
 //! [`election_config`] is the harm a campaign with unapplied conf changes
 //! does: a node that wins counting votes in a configuration two voter
 //! changes behind the committed one may have been elected by a quorum that
@@ -17,8 +24,9 @@
 //! leader of the same term could be elected there (the overlap argument of
 //! thesis §4.1 holds only between neighbouring configurations).
 
+use prost::Message as _;
 use tinyraft::StateRole;
-use tinyraft::eraftpb::{EntryType, Message, MessageType};
+use tinyraft::eraftpb::{ConfChange, ConfChangeType, Entry, EntryType, Message, MessageType};
 
 use crate::cluster::Cluster;
 use crate::faults::Trigger;
@@ -90,6 +98,9 @@ impl Cluster {
 
     /// `id` was just driven and observed.
     pub(crate) fn on_observed(&mut self, id: u64) {
+        if let Err(b) = self.one_change_at_a_time(id) {
+            self.breach(b);
+        }
         if !self.faults.active {
             return;
         }
@@ -124,6 +135,64 @@ impl Cluster {
         self.drive(l);
     }
 
+    /// Checks the conf changes leader `id` appended since it was last
+    /// observed: none may follow an uncommitted conf change in its log if
+    /// the configuration before that one and the one after both can have
+    /// quorums that miss each other.
+    fn one_change_at_a_time(&mut self, id: u64) -> Result<(), Breach> {
+        let Some(raw) = self.nodes.get(&id).and_then(|n| n.raw.as_ref()) else {
+            return Ok(());
+        };
+        let r = &raw.raft;
+        if r.state != StateRole::Leader {
+            self.checker.conf_scan.remove(&id);
+            return Ok(());
+        }
+        let log = &r.raft_log;
+        let last = log.last_index();
+        let from = match self.checker.conf_scan.get(&id) {
+            Some(&(term, upto)) if term == r.term => upto + 1,
+            // Newly leading: what it appends from now on is its own.
+            _ => last + 1,
+        };
+        let (term, committed) = (r.term, log.committed);
+        let mut out = Ok(());
+        if from <= last && committed < last {
+            let fresh = log
+                .slice(from.max(log.first_index()), last + 1, None)
+                .unwrap_or_default();
+            for e in fresh.iter().filter(|e| e.term == term && is_conf(e)) {
+                let lo = (committed + 1).max(log.first_index());
+                let before: Vec<Entry> = if lo < e.index {
+                    log.slice(lo, e.index, None).unwrap_or_default()
+                } else {
+                    Vec::new()
+                };
+                let pending: Vec<&Entry> = before.iter().filter(|x| is_conf(x)).collect();
+                let Some(first) = pending.first() else {
+                    continue;
+                };
+                let now = r.prs().voter_ids();
+                let mut after = now.clone();
+                for x in pending.iter().copied().chain(std::iter::once(e)) {
+                    apply_voters(&mut after, x);
+                }
+                if quorums_may_miss(&now, &after) {
+                    out = Err((
+                        "one_change_at_a_time",
+                        format!(
+                            "leader {id} of term {term} appended a conf change at {} while the one at {} (term {}) was not committed (commit {committed}): voters {now:?} become {after:?}, whose quorums can miss each other's",
+                            e.index, first.index, first.term
+                        ),
+                    ));
+                    break;
+                }
+            }
+        }
+        self.checker.conf_scan.insert(id, (term, last));
+        out
+    }
+
     /// Whether node `id` knows a conf change is committed but has not
     /// applied it.
     pub(crate) fn knows_unapplied_conf(&self, id: u64) -> bool {
@@ -146,6 +215,35 @@ impl Cluster {
                 )
             })
         })
+    }
+}
+
+fn is_conf(e: &Entry) -> bool {
+    matches!(
+        e.entry_type(),
+        EntryType::EntryConfChange | EntryType::EntryConfChangeV2
+    )
+}
+
+/// The voter set after a single-step change (a V2 change is left out: the
+/// campaign proposes single-step changes only).
+fn apply_voters(voters: &mut Vec<u64>, e: &Entry) {
+    if e.entry_type() != EntryType::EntryConfChange {
+        return;
+    }
+    let Ok(cc) = ConfChange::decode(&e.data[..]) else {
+        return;
+    };
+    match cc.change_type() {
+        ConfChangeType::AddNode => {
+            if !voters.contains(&cc.node_id) {
+                voters.push(cc.node_id);
+                voters.sort_unstable();
+            }
+        }
+        ConfChangeType::RemoveNode | ConfChangeType::AddLearnerNode => {
+            voters.retain(|&v| v != cc.node_id);
+        }
     }
 }
 
