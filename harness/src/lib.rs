@@ -62,7 +62,7 @@ pub mod timeline;
 pub mod trace;
 mod world;
 
-pub use cluster::{Cluster, SimConfig, Stats};
+pub use cluster::{Cluster, ConfChangeCounts, SimConfig, Stats};
 pub use disk::DiskConfig;
 pub use invariants::Violation;
 pub use net::NetConfig;

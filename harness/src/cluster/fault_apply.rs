@@ -7,10 +7,13 @@ use std::collections::BTreeSet;
 
 use bytes::Bytes;
 use rand::Rng;
-use tinyraft::eraftpb::{ConfChange, ConfChangeType};
+use tinyraft::eraftpb::{
+    ConfChange, ConfChangeSingle, ConfChangeTransition, ConfChangeType, ConfChangeV2,
+};
 
 use super::Cluster;
-use crate::faults::{FaultAction, FaultSchedule, Reaction, Trigger};
+use super::drive::describe_change;
+use crate::faults::{FaultAction, FaultSchedule, JointTarget, Reaction, Trigger};
 use crate::net::NetConfig;
 use crate::trace::EventKind;
 use crate::world::Event;
@@ -295,7 +298,94 @@ impl Cluster {
                     self.connect(v);
                 }
             }
+            FaultAction::Joint {
+                transition,
+                changes,
+            } => self.propose_joint(transition, &changes),
+            FaultAction::LeaveJoint => {
+                if !self.propose_leave_joint() {
+                    // Not decided yet (no leader, the enter change still in
+                    // flight, or the proposal refused): the application
+                    // tries again.
+                    self.world.schedule(now + 300, Event::Fault { step });
+                }
+            }
         }
+    }
+
+    /// Proposes one `ConfChangeV2` on the leader, its targets resolved
+    /// against the leader's configuration; spares that join are created.
+    fn propose_joint(
+        &mut self,
+        transition: ConfChangeTransition,
+        changes: &[(ConfChangeType, JointTarget)],
+    ) {
+        let Some(l) = self.leader() else { return };
+        let Some(raw) = self.nodes.get(&l).and_then(|n| n.raw.as_ref()) else {
+            return;
+        };
+        let m = raw.raft.prs().membership();
+        let voters: Vec<u64> = m.voters.iter().copied().collect();
+        let learners: Vec<u64> = m.learners.iter().copied().collect();
+        let pick = |v: &[u64], k: usize| (!v.is_empty()).then(|| v[k % v.len()]);
+        let resolved: Vec<ConfChangeSingle> = changes
+            .iter()
+            .filter_map(|&(t, target)| {
+                let id = match target {
+                    JointTarget::Node(n) => Some(n),
+                    JointTarget::Voter(k) => pick(&voters, k),
+                    JointTarget::Learner(k) => pick(&learners, k),
+                }?;
+                Some(ConfChangeSingle {
+                    change_type: t as i32,
+                    node_id: id,
+                })
+            })
+            .collect();
+        if resolved.is_empty() {
+            return;
+        }
+        for c in &resolved {
+            if c.change_type() != ConfChangeType::RemoveNode && !self.nodes.contains_key(&c.node_id)
+            {
+                self.spawn_empty(c.node_id);
+            }
+        }
+        let cc = ConfChangeV2 {
+            transition: transition as i32,
+            changes: resolved,
+            context: Bytes::new(),
+        };
+        self.push(EventKind::Note {
+            text: format!("leader {l} proposes {}", describe_change(&cc)),
+        });
+        if let Some(raw) = self.nodes.get_mut(&l).and_then(|n| n.raw.as_mut()) {
+            let _ = raw.propose_conf_change(Bytes::new(), cc);
+        }
+        self.drive(l);
+    }
+
+    /// Proposes the empty `ConfChangeV2` that leaves a joint configuration
+    /// on the leader. True when there is nothing more to do: the leave is
+    /// in the leader's log, or no joint state is entered or entering.
+    fn propose_leave_joint(&mut self) -> bool {
+        let Some(l) = self.leader() else { return false };
+        let Some(raw) = self.nodes.get_mut(&l).and_then(|n| n.raw.as_mut()) else {
+            return false;
+        };
+        let r = &raw.raft;
+        let change_in_flight = r.pending_conf_index > r.raft_log.applied;
+        if !r.prs().is_joint() {
+            return !change_in_flight;
+        }
+        if change_in_flight {
+            return false;
+        }
+        let ok = raw
+            .propose_conf_change(Bytes::new(), ConfChangeV2::default())
+            .is_ok();
+        self.drive(l);
+        ok
     }
 
     /// Called when leader `id` of `term` has just advanced its commit index:
