@@ -633,7 +633,10 @@ fn joint_membership(
     match rng.random_range(0..4) {
         0 => {
             let to = ids[rng.random_range(0..ids.len())];
-            push(t + rng.random_range(20..200), FaultAction::TransferLeader(to));
+            push(
+                t + rng.random_range(20..200),
+                FaultAction::TransferLeader(to),
+            );
         }
         1 => {
             let at = t + rng.random_range(20..200);

@@ -60,6 +60,7 @@ pub mod swarm;
 pub mod teeth;
 pub mod timeline;
 pub mod trace;
+pub mod vote_watch;
 mod world;
 
 pub use cluster::{Cluster, ConfChangeCounts, SimConfig, Stats};

@@ -164,7 +164,7 @@ impl Storage for SimStorage {
         let latest = self.disk.rl().latest_snapshot();
         let meta = latest.metadata.clone().unwrap_or_default();
         let cs = meta.conf_state.clone().unwrap_or_default();
-        let includes_to = to == 0 || cs.voters.contains(&to) || cs.learners.contains(&to);
+        let includes_to = to == 0 || cs.names(to);
         if meta.index >= request_index.max(1) && includes_to {
             return Ok(latest);
         }

@@ -103,6 +103,21 @@ impl Cluster {
                     }
                 }
             }
+            // Raft's configurations take effect when applied (as in etcd
+            // and raft-rs), so a member of the committed configuration that
+            // has not applied its promotion does not campaign, yet rejects
+            // candidates whose logs are behind its own. A majority alone can
+            // then be stuck (a promoted learner holding the newest entries,
+            // every voter behind it). When no core member that may
+            // campaign has a log as up to date as every core member's, the
+            // core also takes the most up-to-date node that may.
+            if added.is_empty() && !self.core_has_candidate(&core) {
+                if let Some(c) = self.most_up_to_date_candidate() {
+                    if core.insert(c) {
+                        added.push(c);
+                    }
+                }
+            }
             if added.is_empty() {
                 break;
             }
@@ -114,6 +129,52 @@ impl Cluster {
             }
         }
         self.faults.core = Some(core);
+    }
+
+    /// A node's (may it campaign by its own configuration, last log
+    /// position (term, index)); a crashed node is judged by its disk.
+    fn candidacy(&self, id: u64) -> Option<(bool, (u64, u64))> {
+        use tinyraft::storage::Storage;
+        let n = self.nodes.get(&id)?;
+        Some(match n.raw.as_ref() {
+            Some(raw) => {
+                let l = &raw.raft.raft_log;
+                (raw.raft.prs().is_voter(id), (l.last_term(), l.last_index()))
+            }
+            None => {
+                let st = n.store.initial_state().ok()?;
+                let cs = &st.conf_state;
+                let voter = cs.voters.contains(&id) || cs.voters_outgoing.contains(&id);
+                let li = n.store.last_index().unwrap_or(0);
+                (voter, (n.store.term(li).unwrap_or(0), li))
+            }
+        })
+    }
+
+    /// Whether some member of `core` may campaign and has a log at least as
+    /// up to date (Raft §5.4.1) as every member of `core`.
+    fn core_has_candidate(&self, core: &BTreeSet<u64>) -> bool {
+        let all: Vec<(bool, (u64, u64))> =
+            core.iter().filter_map(|&id| self.candidacy(id)).collect();
+        let Some(newest) = all.iter().map(|c| c.1).max() else {
+            return true;
+        };
+        all.iter().any(|&(voter, last)| voter && last >= newest)
+    }
+
+    /// The member of the committed configuration that may campaign by its
+    /// own configuration and holds the most up-to-date log (ties to the
+    /// lower id).
+    fn most_up_to_date_candidate(&self) -> Option<u64> {
+        let mut best: Option<((u64, u64), u64)> = None;
+        for id in self.committed_config.ids() {
+            if let Some((true, last)) = self.candidacy(id) {
+                if best.is_none_or(|(b, _)| last > b) {
+                    best = Some((last, id));
+                }
+            }
+        }
+        best.map(|(_, id)| id)
     }
 
     pub(crate) fn fault_event(&mut self, step: usize) {

@@ -81,7 +81,7 @@ pub struct Cluster {
     /// The voters of the latest configuration any node applied, both halves
     /// while joint: the cluster's committed membership (a conf change is
     /// applied only once committed).
-    committed_config: JointConfig,
+    pub(super) committed_config: JointConfig,
 }
 
 impl Cluster {

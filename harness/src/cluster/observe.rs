@@ -45,6 +45,10 @@ impl Cluster {
                 if let Err(b) = self.checker.on_role(id, r.term, true) {
                     breaches.push(b);
                 }
+                let config = r.prs().joint_config();
+                if let Err(b) = self.checker.votes.on_leader(id, r.term, config) {
+                    breaches.push(b);
+                }
                 let last = r.raft_log.last_index();
                 if let Err(b) = self
                     .checker
