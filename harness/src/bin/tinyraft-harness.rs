@@ -429,6 +429,11 @@ fn print_summary(reports: &[SeedReport], wall_s: f64) {
         sum(&|r| r.conf_changes.leave_joint)
     );
     println!(
+        "{:<28} {:>14}",
+        "  ...in a later term",
+        sum(&|r| r.conf_changes.leave_in_later_term)
+    );
+    println!(
         "{:<28} {:>14} ms",
         "commit latency p50 (sim)",
         percentile(&lat, 50.0)

@@ -140,4 +140,9 @@ pub struct ConfChangeCounts {
     pub enter_joint: u64,
     /// Changes that left one.
     pub leave_joint: u64,
+    /// Leaves proposed in a later term than their enter (by another
+    /// leader, or the same node after losing and regaining the lead).
+    pub leave_in_later_term: u64,
+    /// The term of the last joint enter (to tell the above).
+    pub last_enter_term: u64,
 }

@@ -338,8 +338,12 @@ impl Cluster {
                     let n = &mut self.stats.conf_changes;
                     if cc.leave_joint() {
                         n.leave_joint += 1;
+                        if n.last_enter_term != a.term {
+                            n.leave_in_later_term += 1;
+                        }
                     } else if cc.enter_joint().is_some() {
                         n.enter_joint += 1;
+                        n.last_enter_term = a.term;
                     } else {
                         n.simple += 1;
                     }
