@@ -28,7 +28,11 @@ use prost::Message as _;
 use tinyraft::StateRole;
 use tinyraft::eraftpb::{ConfChange, ConfChangeType, Entry, EntryType, Message, MessageType};
 
-use crate::cluster::Cluster;
+use std::collections::BTreeSet;
+
+use tinyraft::quorum::JointConfig;
+
+use crate::cluster::{Cluster, show};
 use crate::faults::Trigger;
 use crate::invariants::Breach;
 use crate::trace::EventKind;
@@ -36,17 +40,37 @@ use crate::trace::EventKind;
 /// Whether some majority of `a` and some majority of `b` share no node
 /// (never for `a` and `b` one voter apart; see the tests).
 pub(crate) fn quorums_may_miss(a: &[u64], b: &[u64]) -> bool {
-    if a.is_empty() || b.is_empty() {
+    joint_quorums_may_miss(
+        &JointConfig::new(a.iter().copied().collect()),
+        &JointConfig::new(b.iter().copied().collect()),
+    )
+}
+
+/// Whether some quorum of `a` and some quorum of `b` share no node; a
+/// quorum of a joint configuration is a majority of each half (thesis
+/// §4.3). Exhaustive over the subsets of `a`'s voters (a dozen at most in
+/// the simulator); `false` beyond 16 voters.
+pub(crate) fn joint_quorums_may_miss(a: &JointConfig, b: &JointConfig) -> bool {
+    let ids: Vec<u64> = a.ids().into_iter().collect();
+    if ids.is_empty() || b.ids().is_empty() || ids.len() > 16 {
         return false;
     }
-    let both = a.iter().filter(|x| b.contains(x)).count();
-    let (only_a, only_b) = (a.len() - both, b.len() - both);
-    // The smallest majority of each takes as many nodes outside the other
-    // as it can; they can miss each other if what is left fits in the
-    // shared part.
-    let need_a = (a.len() / 2 + 1).saturating_sub(only_a);
-    let need_b = (b.len() / 2 + 1).saturating_sub(only_b);
-    need_a + need_b <= both
+    let quorum = |jc: &JointConfig, set: &BTreeSet<u64>| {
+        [&jc.incoming, &jc.outgoing]
+            .into_iter()
+            .filter(|h| !h.is_empty())
+            .all(|h| h.iter().filter(|v| set.contains(v)).count() * 2 > h.len())
+    };
+    (0u32..1 << ids.len()).any(|mask| {
+        let qa: BTreeSet<u64> = (0..ids.len())
+            .filter(|i| mask & (1 << i) != 0)
+            .map(|i| ids[i])
+            .collect();
+        quorum(a, &qa) && {
+            let rest: BTreeSet<u64> = b.ids().difference(&qa).copied().collect();
+            quorum(b, &rest)
+        }
+    })
 }
 
 /// Checked when `id` becomes leader of `term` counting votes among
@@ -60,15 +84,17 @@ pub(crate) fn quorums_may_miss(a: &[u64], b: &[u64]) -> bool {
 pub(crate) fn election_config(
     id: u64,
     term: u64,
-    voters: &[u64],
-    committed: &[u64],
+    voters: &JointConfig,
+    committed: &JointConfig,
     knew_newer: bool,
 ) -> Result<(), Breach> {
-    if knew_newer && quorums_may_miss(voters, committed) {
+    if knew_newer && joint_quorums_may_miss(voters, committed) {
         return Err((
             "election_config",
             format!(
-                "node {id} won term {term} counting votes among {voters:?} while it knew of a committed conf change it had not applied (the committed configuration is {committed:?}): a quorum of each can miss the other, so a second leader of term {term} could be elected"
+                "node {id} won term {term} counting votes in {} while it knew of a committed conf change it had not applied (the committed configuration is {}): a quorum of each can miss the other, so a second leader of term {term} could be elected",
+                show(voters),
+                show(committed)
             ),
         ));
     }
@@ -172,9 +198,16 @@ impl Cluster {
                 let Some(first) = pending.first() else {
                     continue;
                 };
+                let chain = || pending.iter().copied().chain(std::iter::once(e));
+                if r.prs().is_joint()
+                    || chain().any(|x| x.entry_type() != EntryType::EntryConfChange)
+                {
+                    // Joint changes: the core's own rules (thesis §4.3).
+                    continue;
+                }
                 let now = r.prs().voter_ids();
                 let mut after = now.clone();
-                for x in pending.iter().copied().chain(std::iter::once(e)) {
+                for x in chain() {
                     apply_voters(&mut after, x);
                 }
                 if quorums_may_miss(&now, &after) {
@@ -225,8 +258,8 @@ fn is_conf(e: &Entry) -> bool {
     )
 }
 
-/// The voter set after a single-step change (a V2 change is left out: the
-/// campaign proposes single-step changes only).
+/// The voter set after a single-step change (V1; the caller leaves joint
+/// changes out).
 fn apply_voters(voters: &mut Vec<u64>, e: &Entry) {
     if e.entry_type() != EntryType::EntryConfChange {
         return;
@@ -267,10 +300,17 @@ mod tests {
         assert!(quorums_may_miss(&[1, 2, 3, 4, 5], &[1, 2, 3]));
         assert!(quorums_may_miss(&[1, 2, 3], &[3, 4, 5]));
         assert!(!quorums_may_miss(&[], &[1]));
-        let e = election_config(1, 7, &[1, 2, 3], &[1, 2, 3, 4, 5], true).unwrap_err();
+        let jc = |v: &[u64]| JointConfig::new(v.iter().copied().collect());
+        let e = election_config(1, 7, &jc(&[1, 2, 3]), &jc(&[1, 2, 3, 4, 5]), true).unwrap_err();
         assert_eq!(e.0, "election_config");
-        assert!(election_config(1, 7, &[1, 2, 3], &[1, 2, 3, 4], true).is_ok());
+        assert!(election_config(1, 7, &jc(&[1, 2, 3]), &jc(&[1, 2, 3, 4]), true).is_ok());
         // A node that did not know of the newer commit is not judged.
-        assert!(election_config(1, 7, &[1, 2, 3], &[1, 2, 3, 4, 5], false).is_ok());
+        assert!(election_config(1, 7, &jc(&[1, 2, 3]), &jc(&[1, 2, 3, 4, 5]), false).is_ok());
+        // Thesis §4.3: the joint configuration overlaps both of its halves,
+        // while its halves alone need not overlap each other.
+        let joint = JointConfig::new_joint([3, 4, 5].into(), [1, 2, 3].into());
+        assert!(!joint_quorums_may_miss(&joint, &jc(&[1, 2, 3])));
+        assert!(!joint_quorums_may_miss(&jc(&[3, 4, 5]), &joint));
+        assert!(joint_quorums_may_miss(&jc(&[3, 4, 5]), &jc(&[1, 2, 3])));
     }
 }

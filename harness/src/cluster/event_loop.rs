@@ -47,6 +47,7 @@ impl Cluster {
             return;
         }
         self.on_deliver(&msg);
+        self.checker.votes.delivered(&msg);
         self.step(to, msg);
         if is_snap {
             self.snapshot_reported(from, to, true);
