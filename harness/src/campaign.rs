@@ -357,8 +357,17 @@ fn catch_up(c: &mut Cluster, budget_ms: u64) -> Result<(), String> {
         .copied()
         .filter(|id| voters.contains(id))
         .collect();
+    // A voter that a conf change committed meanwhile removes (the leader
+    // stops replicating to it once it applies the change) is not owed the
+    // catch-up: judge by the leader's configuration as it is now.
     let behind = |c: &Cluster| -> Vec<(u64, u64)> {
+        let now: Option<Vec<u64>> = c
+            .leader()
+            .and_then(|l| c.nodes.get(&l))
+            .and_then(|n| n.raw.as_ref())
+            .map(|r| r.raft.prs().voter_ids());
         core.iter()
+            .filter(|id| now.as_ref().is_none_or(|vs| vs.contains(id)))
             .filter_map(|&id| {
                 let a = c.nodes.get(&id).map_or(0, |n| n.sm_applied);
                 (a < target).then_some((id, a))

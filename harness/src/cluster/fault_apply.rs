@@ -93,10 +93,25 @@ impl Cluster {
                 let j = self.rng.random_range(0..=i);
                 order.swap(i, j);
             }
+            // A running node that applied its own removal or demotion no
+            // longer counts itself a voter: it neither campaigns nor can be
+            // relied on to make a majority of a configuration others still
+            // use, so it does not count towards one here.
+            let self_voter = |v: &u64| {
+                self.nodes
+                    .get(v)
+                    .and_then(|n| n.raw.as_ref())
+                    .is_none_or(|r| r.raft.prs().is_voter(*v))
+            };
             let mut added = Vec::new();
             for vs in &configs {
                 for &id in &order {
-                    if vs.iter().filter(|v| core.contains(v)).count() > vs.len() / 2 {
+                    if vs
+                        .iter()
+                        .filter(|v| core.contains(v) && self_voter(v))
+                        .count()
+                        > vs.len() / 2
+                    {
                         break;
                     }
                     if vs.contains(&id) && core.insert(id) {
