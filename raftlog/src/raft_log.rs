@@ -444,6 +444,32 @@ impl<S: Storage> RaftLog<S> {
         self.last_index()
     }
 
+    /// [`append_owned`](Self::append_owned) of a single entry, without a
+    /// vector around it (a leader's proposal): same checks, same answer.
+    ///
+    /// ```
+    /// use slog::{Discard, Logger, o};
+    /// use tinyraft_log::RaftLog;
+    /// use tinyraft_log::storage::MemStorage;
+    /// use tinyraft_proto::eraftpb::Entry;
+    ///
+    /// let mut log = RaftLog::new(MemStorage::new(), Logger::root(Discard, o!()));
+    /// let e = |index| Entry { index, term: 1, data: "x".into(), ..Default::default() };
+    /// assert_eq!(log.append_entry(e(1)), 1);
+    /// assert_eq!(log.append_entry(e(3)), 1, "a gap is refused");
+    /// assert_eq!(log.unstable_entries(), &[e(1)]);
+    /// ```
+    pub fn append_entry(&mut self, e: Entry) -> u64 {
+        match self.check_append(std::slice::from_ref(&e)) {
+            Ok(()) => self.unstable.truncate_and_push(e),
+            Err(reason) => {
+                error!(self.logger, "refusing to append an entry"; "reason" => reason,
+                    "committed" => self.committed, "last_index" => self.last_index());
+            }
+        }
+        self.last_index()
+    }
+
     fn try_append(&mut self, ents: &[Entry]) -> std::result::Result<(), String> {
         self.check_append(ents)?;
         self.unstable.truncate_and_append(ents);
@@ -584,6 +610,64 @@ impl<S: Storage> RaftLog<S> {
         committed: u64,
         ents: &[Entry],
     ) -> Option<(u64, u64)> {
+        let (conflict, last_new) = self.plan_append(idx, term, ents)?;
+        if conflict != 0 {
+            let start = (conflict - idx - 1) as usize;
+            if let Err(reason) = self.try_append(&ents[start..]) {
+                error!(self.logger, "rejecting an append"; "reason" => reason);
+                return None;
+            }
+        }
+        self.commit_after_append(committed, last_new);
+        Some((conflict, last_new))
+    }
+
+    /// [`maybe_append`](Self::maybe_append), taking the entries by value:
+    /// a follower moves a leader's entries out of its `MsgAppend` into the
+    /// log instead of cloning them (same rules, same answers).
+    ///
+    /// ```
+    /// # mod tinyraft { pub use tinyraft_log::*; pub use tinyraft_log::storage::{RaftState, Storage}; pub use tinyraft_proto::{eraftpb, prost}; pub mod util { pub use tinyraft_log::storage::{entry_size, limit_size}; } }
+    /// use slog::{Discard, Logger, o};
+    /// use tinyraft::RaftLog;
+    /// use tinyraft::storage::MemStorage;
+    /// use tinyraft::eraftpb::Entry;
+    /// let e = |index, term| Entry { index, term, ..Default::default() };
+    ///
+    /// let mut log = RaftLog::new(MemStorage::new(), Logger::root(Discard, o!()));
+    /// assert_eq!(log.maybe_append_owned(0, 0, 1, vec![e(1, 1), e(2, 1)]), Some((1, 2)));
+    /// // Entries 1..=2 are already there: only 3 is new.
+    /// assert_eq!(log.maybe_append_owned(0, 0, 1, vec![e(1, 1), e(2, 1), e(3, 1)]), Some((3, 3)));
+    /// assert_eq!(log.unstable_entries(), &[e(1, 1), e(2, 1), e(3, 1)]);
+    /// assert_eq!(log.maybe_append_owned(7, 1, 7, vec![]), None, "no entry at 7");
+    /// ```
+    pub fn maybe_append_owned(
+        &mut self,
+        idx: u64,
+        term: u64,
+        committed: u64,
+        mut ents: Vec<Entry>,
+    ) -> Option<(u64, u64)> {
+        let (conflict, last_new) = self.plan_append(idx, term, &ents)?;
+        if conflict != 0 {
+            let start = (conflict - idx - 1) as usize;
+            ents.drain(..start);
+            if let Err(reason) = self.check_append(&ents) {
+                error!(self.logger, "rejecting an append"; "reason" => reason);
+                return None;
+            }
+            self.unstable.truncate_and_append_owned(ents);
+        }
+        self.commit_after_append(committed, last_new);
+        Some((conflict, last_new))
+    }
+
+    /// The checks of [`maybe_append`](Self::maybe_append) before anything
+    /// changes: `Some((conflict index or 0, last new index))` if the log
+    /// matches at `idx` and the append is well formed and rewrites nothing
+    /// committed; `None` (logged where no correct leader would send it)
+    /// otherwise.
+    fn plan_append(&self, idx: u64, term: u64, ents: &[Entry]) -> Option<(u64, u64)> {
         if !self.match_term(idx, term) {
             return None;
         }
@@ -598,24 +682,21 @@ impl<S: Storage> RaftLog<S> {
                 }
             };
         }
-        let last_new = expected;
         let conflict = self.find_conflict(ents);
-        if conflict != 0 {
-            if conflict <= self.committed {
-                error!(self.logger, "rejecting an append that would rewrite committed entries";
-                    "conflict" => conflict, "committed" => self.committed);
-                return None;
-            }
-            let start = (conflict - idx - 1) as usize;
-            if let Err(reason) = self.try_append(&ents[start..]) {
-                error!(self.logger, "rejecting an append"; "reason" => reason);
-                return None;
-            }
+        if conflict != 0 && conflict <= self.committed {
+            error!(self.logger, "rejecting an append that would rewrite committed entries";
+                "conflict" => conflict, "committed" => self.committed);
+            return None;
         }
+        Some((conflict, expected))
+    }
+
+    /// A follower's commit after an accepted append: up to the leader's
+    /// commit, but never past the last entry the append vouched for.
+    fn commit_after_append(&mut self, committed: u64, last_new: u64) {
         if let Err(e) = self.commit_to(committed.min(last_new)) {
             error!(self.logger, "failed to commit after an append"; "err" => %e);
         }
-        Some((conflict, last_new))
     }
 
     /// Raises [`committed`](Self::committed) to `idx`. Never lowers it (a

@@ -6,7 +6,8 @@ use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use bytes::Bytes;
 use tinyraft_proto::eraftpb::{ConfState, Entry, HardState, Snapshot, SnapshotMetadata};
 
-use super::{MAX_LOG_INDEX, RaftState, Result, Storage, StorageError, fitting_prefix};
+use super::stored_entry::StoredEntry;
+use super::{MAX_LOG_INDEX, RaftState, Result, Storage, StorageError};
 
 /// The data behind a [`MemStorage`] handle; reach it with [`MemStorage::wl`]
 /// (to change it) or [`MemStorage::rl`] (to read it).
@@ -23,8 +24,10 @@ pub struct MemStorageCore {
     dummy_index: u64,
     /// Term of the dummy entry.
     dummy_term: u64,
-    /// Live entries; `entries[i].index == dummy_index + 1 + i`.
-    entries: Vec<Entry>,
+    /// Live entries; `entries[i]` has index `dummy_index + 1 + i`. Kept in
+    /// the compact [`StoredEntry`] form (48 bytes instead of 88, payloads
+    /// shared): a log holds many.
+    entries: Vec<StoredEntry>,
     /// The latest snapshot made by `create_snapshot` or `apply_snapshot`.
     snapshot: Option<Snapshot>,
     /// Test hook: the next `Storage::snapshot` call fails once.
@@ -55,7 +58,7 @@ impl MemStorageCore {
         if idx > self.last_index() {
             return Err(StorageError::Unavailable);
         }
-        Ok(self.entries[(idx - self.first_index()) as usize].term)
+        Ok(self.entries[(idx - self.first_index()) as usize].term())
     }
 
     /// Entries in `[low, high)`, at most `max_size` bytes but at least one
@@ -74,11 +77,30 @@ impl MemStorageCore {
         }
         let lo = (low - self.first_index()) as usize;
         let hi = (high - self.first_index()) as usize;
-        // Measure first, copy only what fits: a lagging follower's range can
-        // be the whole log, and the vector must not be sized by it.
-        let ents = &self.entries[lo..hi];
-        let keep = fitting_prefix(ents, max_size);
-        Ok(ents[..keep].to_vec())
+        // Measure while copying, and only what fits: a lagging follower's
+        // range can be the whole log, and the vector must not be sized by it.
+        let stored = &self.entries[lo..hi];
+        let Some(max) = max_size else {
+            return Ok(stored
+                .iter()
+                .zip(low..)
+                .map(|(s, i)| s.to_entry(i))
+                .collect());
+        };
+        let mut size: u64 = 0;
+        let mut keep = 0;
+        for (s, i) in stored.iter().zip(low..) {
+            size = size.saturating_add(s.size(i));
+            if keep > 0 && size > max {
+                break;
+            }
+            keep += 1;
+        }
+        Ok(stored[..keep]
+            .iter()
+            .zip(low..)
+            .map(|(s, i)| s.to_entry(i))
+            .collect())
     }
 
     /// The hard state last set (or raised by [`apply_snapshot`](Self::apply_snapshot)).
@@ -162,7 +184,8 @@ impl MemStorageCore {
         let start = first.index.max(self.first_index());
         let skip = (start - first.index) as usize;
         self.entries.truncate((start - self.first_index()) as usize);
-        self.entries.extend_from_slice(&ents[skip..]);
+        self.entries
+            .extend(ents[skip..].iter().map(StoredEntry::new));
         Ok(())
     }
 
