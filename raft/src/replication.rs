@@ -289,7 +289,9 @@ impl<S: Storage> Raft<S> {
 
     /// [`propose_as_leader`](Self::propose_as_leader) of one entry, as
     /// `RawNode::propose` hands it over on a leader: the same checks and
-    /// effects without building a `MsgPropose` or a vector around the entry.
+    /// effects without building a `MsgPropose` or a vector around the entry,
+    /// except that the entry is not sent: the caller broadcasts (once for a
+    /// batch of proposals) with [`bcast_append`](Self::bcast_append).
     pub(crate) fn propose_entry_as_leader(&mut self, mut e: Entry) -> Result<()> {
         let (bytes, conf_index) = self.admit_proposal(std::slice::from_ref(&e))?;
         let before = self.raft_log.last_index();
@@ -308,7 +310,7 @@ impl<S: Storage> Raft<S> {
         if let Some(pr) = self.prs.get_mut(id) {
             pr.next_idx = after.saturating_add(1);
         }
-        self.after_proposal(bytes, conf_index);
+        self.record_proposal(bytes, conf_index);
         Ok(())
     }
 
@@ -352,11 +354,17 @@ impl<S: Storage> Raft<S> {
     /// A proposal is in the leader's log: record a conf change as pending,
     /// count its bytes as uncommitted, send it.
     fn after_proposal(&mut self, bytes: u64, conf_index: Option<u64>) {
+        self.record_proposal(bytes, conf_index);
+        self.bcast_append();
+    }
+
+    /// A proposal is in the leader's log: record a conf change as pending and
+    /// count its bytes as uncommitted.
+    fn record_proposal(&mut self, bytes: u64, conf_index: Option<u64>) {
         if let Some(i) = conf_index {
             self.pending_conf_index = i;
         }
         self.uncommitted.add(self.raft_log.last_index(), bytes);
-        self.bcast_append();
     }
 
     /// Figure 2's AppendEntries receiver. The entries move out of `m` into
