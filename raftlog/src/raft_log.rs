@@ -288,14 +288,17 @@ impl<S: Storage> RaftLog<S> {
             match max_size {
                 None => ents.extend_from_slice(unstable),
                 Some(max) => {
+                    // Measure first, then copy what fits in one go.
                     let mut size: u64 = ents.iter().map(entry_size).sum();
+                    let mut keep = 0;
                     for e in unstable {
                         size = size.saturating_add(entry_size(e));
-                        if !ents.is_empty() && size > max {
+                        if (keep > 0 || !ents.is_empty()) && size > max {
                             break;
                         }
-                        ents.push(e.clone());
+                        keep += 1;
                     }
+                    ents.extend_from_slice(&unstable[..keep]);
                 }
             }
         }
