@@ -67,6 +67,12 @@ pub struct RaftLog<S: Storage> {
     /// The highest index known to be durable in the [`Storage`]; entries
     /// after it are in [`unstable_entries`](Self::unstable_entries).
     pub stabled: u64,
+    /// The lowest index this log has replaced (a truncating append) while
+    /// the storage might hold the replaced version: from there on, the
+    /// storage is trusted to show our entries only where every term agrees
+    /// (see `release_persisted`). `None` while the log never replaced
+    /// anything.
+    rewritten_from: Option<u64>,
     logger: Logger,
 }
 
@@ -117,6 +123,7 @@ impl<S: Storage> RaftLog<S> {
             committed,
             applied: snapshot_index,
             stabled: last,
+            rewritten_from: None,
             logger,
         })
     }
@@ -531,6 +538,11 @@ impl<S: Storage> RaftLog<S> {
         if after <= self.stabled {
             self.stabled = after - 1;
         }
+        if after <= last_index {
+            // Entries from `after` on are replaced; the engine may have
+            // written (or may still write) the old ones.
+            self.rewritten_from = Some(self.rewritten_from.map_or(after, |r| r.min(after)));
+        }
         Ok(())
     }
 
@@ -873,7 +885,15 @@ impl<S: Storage> RaftLog<S> {
             let mine = self.unstable.maybe_term(i);
             mine.is_some() && self.store.term(i).ok() == mine
         };
-        let shown = lo > upto || (same_term(upto) && same_term(lo));
+        // Log Matching needs logs built by Raft's rules; a log fed
+        // otherwise (terms going down after a truncation) may agree at
+        // both ends of a stale stored range and differ inside it. So where
+        // this log replaced entries, every term of the range is compared.
+        let rewritten = self.rewritten_from.filter(|&r| r <= upto);
+        let shown = lo > upto
+            || (same_term(upto)
+                && same_term(lo)
+                && rewritten.is_none_or(|r| (r.max(lo)..upto).all(same_term)));
         if shown {
             let mut upto = upto;
             if upto == last && self.store.last_index() != Ok(last) {

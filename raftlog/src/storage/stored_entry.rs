@@ -45,6 +45,23 @@ impl StoredEntry {
         }
     }
 
+    /// The stored form of `e`, taking its payload and context over (no
+    /// reference-count traffic).
+    pub(crate) fn from_entry(e: Entry) -> StoredEntry {
+        let rare =
+            (e.entry_type != EntryType::EntryNormal as i32 || !e.context.is_empty()).then(|| {
+                Box::new(Rare {
+                    entry_type: e.entry_type,
+                    context: e.context,
+                })
+            });
+        StoredEntry {
+            term: e.term,
+            data: e.data,
+            rare,
+        }
+    }
+
     /// The entry's term.
     pub(crate) fn term(&self) -> u64 {
         self.term
@@ -146,6 +163,8 @@ mod tests {
             assert_eq!(s.size(e.index), crate::storage::entry_size(&e));
             let back = s.to_entry(e.index);
             assert_eq!(back, e);
+            let owned = StoredEntry::from_entry(e.clone());
+            assert_eq!(owned, s);
             assert_eq!(
                 back.data.as_ptr(),
                 e.data.as_ptr(),
