@@ -219,7 +219,7 @@ impl Cluster {
                 core.apply_snapshot(s.clone())
                     .map_err(|e| format!("apply_snapshot: {e}"))?;
             }
-            core.append(&rd.entries)
+            core.append_owned(std::mem::take(&mut rd.entries))
                 .map_err(|e| format!("append: {e}"))?;
             if let Some(hs) = rd.hs {
                 core.set_hardstate(hs);
