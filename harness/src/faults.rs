@@ -6,15 +6,9 @@ use std::collections::BTreeSet;
 use std::fmt;
 use std::str::FromStr;
 
-use bytes::Bytes;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use tinyraft::eraftpb::{ConfChange, ConfChangeType};
-
-use crate::cluster::Cluster;
-use crate::net::NetConfig;
-use crate::trace::EventKind;
-use crate::world::Event;
+use tinyraft::eraftpb::ConfChangeType;
 
 /// A family of faults that can be switched on or off.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -550,367 +544,83 @@ pub(crate) struct FaultState {
     pub(crate) core: Option<BTreeSet<u64>>,
 }
 
-impl Cluster {
-    /// Installs `schedule`: each action fires at its time (from now on).
-    pub fn install_faults(&mut self, schedule: &FaultSchedule) {
-        self.faults.schedule = schedule.actions.clone();
-        self.faults.active = true;
-        for (i, a) in schedule.actions.iter().enumerate() {
-            self.world.schedule(a.at_ms, Event::Fault { step: i });
-        }
+/// What an armed [`Trigger`] asks the cluster to do when it fires.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) enum Reaction {
+    /// Disconnect the node that just became leader.
+    Isolate,
+    /// Propose this membership change on the node that just became leader.
+    Conf(ConfChangeType, u64),
+}
+
+impl FaultState {
+    /// Until when a network burst lasts.
+    pub(crate) fn burst_until(&self) -> u64 {
+        self.burst_until
     }
 
-    /// Stops the fault schedule and undoes its lasting effects: heals the
-    /// network, ends bursts and disk spikes, restarts crashed nodes.
-    pub fn end_faults(&mut self) {
-        self.stop_faults();
-        for id in self.node_ids() {
-            if !self.is_up(id) {
-                self.restart(id);
-            }
-        }
+    /// Records that a network burst lasts until `at`.
+    pub(crate) fn set_burst_until(&mut self, at: u64) {
+        self.burst_until = at;
     }
 
-    /// Stops scheduled actions, bursts and disk spikes, and heals the
-    /// network; crashed nodes stay down.
-    fn stop_faults(&mut self) {
-        self.faults.active = false;
-        self.net.burst = None;
-        self.heal();
-        for n in self.nodes.values_mut() {
-            n.disk.spike_until = 0;
-        }
+    /// Arms `t` to fire on its event.
+    pub(crate) fn arm(&mut self, t: Trigger) {
+        self.triggers.push(t);
     }
 
-    /// Phase two of a campaign (TigerBeetle's liveness mode): stops the
-    /// fault schedule and heals only a *core*, a majority of the voters,
-    /// chosen from the seed. Raft promises progress whenever a majority is
-    /// up and connected, so this is a stronger check than healing
-    /// everyone: the nodes outside the core stay crashed or are cut off.
-    ///
-    /// The core is a majority of the committed voter set and of every voter
-    /// set a live member still uses (one conf change may be applied by some
-    /// nodes and not yet by others). A conf change still in flight may
-    /// commit later and need a different majority; the core then grows to
-    /// one as soon as the change is applied. Core nodes are restarted
-    /// and connected; bursts and disk spikes end. Returns the core, sorted.
-    pub fn heal_majority(&mut self) -> Vec<u64> {
-        self.stop_faults();
-        for id in self.node_ids() {
-            self.disconnect(id);
-        }
-        self.faults.core = Some(BTreeSet::new());
-        self.grow_core();
-        self.faults.core.iter().flatten().copied().collect()
+    /// The `k`-th node a trigger disconnected.
+    pub(crate) fn victim(&self, k: usize) -> Option<u64> {
+        self.victims.get(k).copied()
     }
 
-    /// Adds seeded picks to the liveness core until it holds a majority of
-    /// every voter set in play; each added node is restarted if down and
-    /// reconnected. A no-op before [`heal_majority`](Self::heal_majority).
-    pub(crate) fn grow_core(&mut self) {
-        let Some(mut core) = self.faults.core.take() else {
-            return;
-        };
-        // A restarted node counts votes by the configuration on its disk,
-        // which may differ from every one seen so far: repeat until no
-        // voter set in play lacks a majority in the core.
-        loop {
-            let configs = self.voter_configs();
-            let mut order: Vec<u64> = configs.iter().flatten().copied().collect();
-            order.sort_unstable();
-            order.dedup();
-            // A seeded shuffle: which majority survives varies by seed.
-            for i in (1..order.len()).rev() {
-                let j = self.rng.random_range(0..=i);
-                order.swap(i, j);
-            }
-            let mut added = Vec::new();
-            for vs in &configs {
-                for &id in &order {
-                    if vs.iter().filter(|v| core.contains(v)).count() > vs.len() / 2 {
-                        break;
-                    }
-                    if vs.contains(&id) && core.insert(id) {
-                        added.push(id);
-                    }
-                }
-            }
-            if added.is_empty() {
-                break;
-            }
-            for id in added {
-                if !self.is_up(id) {
-                    self.restart(id);
-                }
-                self.connect(id);
-            }
-        }
-        self.faults.core = Some(core);
+    /// Every node triggers disconnected, in order; forgets them.
+    pub(crate) fn take_victims(&mut self) -> Vec<u64> {
+        std::mem::take(&mut self.victims)
     }
 
-    pub(crate) fn fault_event(&mut self, step: usize) {
-        if !self.faults.active {
-            return;
-        }
-        let now = self.now_ms();
-        if self.net.burst.is_some() && now >= self.faults.burst_until {
-            self.net.burst = None;
-        }
-        let Some(tf) = self.faults.schedule.get(step).cloned() else {
-            return;
-        };
-        self.push(EventKind::Fault {
-            description: tf.action.to_string(),
-        });
-        match tf.action {
-            FaultAction::Partition(groups) => {
-                let refs: Vec<&[u64]> = groups.iter().map(|g| g.as_slice()).collect();
-                self.partition(&refs);
-            }
-            FaultAction::CutOneWay(a, b) => self.cut_one_way(a, b),
-            FaultAction::IsolateLeader => {
-                if let Some(l) = self.leader() {
-                    let others: Vec<u64> =
-                        self.node_ids().into_iter().filter(|&i| i != l).collect();
-                    self.partition(&[&[l], &others]);
-                }
-            }
-            FaultAction::Bridge {
-                bridge,
-                left,
-                right,
-            } => {
-                for &a in &left {
-                    for &b in &right {
-                        self.cut_one_way(a, b);
-                        self.cut_one_way(b, a);
-                    }
-                }
-                let _ = bridge;
-            }
-            FaultAction::Heal => {
-                self.net.clear_partitions();
-                self.push(EventKind::Heal);
-            }
-            FaultAction::Crash(n) => self.crash(n),
-            FaultAction::CrashLeader => {
-                if let Some(l) = self.leader() {
-                    self.crash(l);
-                }
-            }
-            FaultAction::Restart(n) => {
-                if !self.is_up(n) {
-                    self.restart(n);
-                }
-            }
-            FaultAction::CrashAll => {
-                for id in self.node_ids() {
-                    self.crash(id);
-                }
-            }
-            FaultAction::RestartAll => {
-                for id in self.node_ids() {
-                    if !self.is_up(id) {
-                        self.restart(id);
-                    }
-                }
-            }
-            FaultAction::NetBurst {
-                drop,
-                dup,
-                long_delay,
-                long_delay_max_ms,
-                ms,
-            } => {
-                self.net.burst = Some(NetConfig {
-                    drop_rate: drop,
-                    dup_rate: dup,
-                    long_delay_rate: long_delay,
-                    long_delay_max_ms,
-                    ..self.cfg.net.clone()
-                });
-                self.faults.burst_until = now + ms;
-                // A no-op fault step marks the end of the burst.
-                self.world
-                    .schedule(now + ms, Event::Fault { step: usize::MAX });
-            }
-            FaultAction::DiskSpike { node, extra_ms, ms } => {
-                if let Some(n) = self.nodes.get_mut(&node) {
-                    n.disk.spike_ms = extra_ms;
-                    n.disk.spike_until = now + ms;
-                }
-            }
-            FaultAction::TransferLeader(to) => {
-                if let Some(l) = self.leader() {
-                    if l != to {
-                        if let Some(raw) = self.nodes.get_mut(&l).and_then(|n| n.raw.as_mut()) {
-                            raw.transfer_leader(to);
-                        }
-                        self.drive(l);
-                    }
-                }
-            }
-            FaultAction::Membership(t, id) => {
-                if t != ConfChangeType::RemoveNode && !self.nodes.contains_key(&id) {
-                    self.spawn_empty(id);
-                }
-                if let Some(l) = self.leader() {
-                    let cc = ConfChange {
-                        change_type: t as i32,
-                        node_id: id,
-                        context: Bytes::new(),
-                    };
-                    if let Some(raw) = self.nodes.get_mut(&l).and_then(|n| n.raw.as_mut()) {
-                        let _ = raw.propose_conf_change(Bytes::new(), cc);
-                    }
-                    self.drive(l);
-                }
-            }
-            FaultAction::Compact(n) => {
-                let applied = self.nodes.get(&n).map(|x| x.sm_applied).unwrap_or(0);
-                self.compact(n, applied);
-            }
-            FaultAction::HoldLeaderLink { k, ms } => {
-                if let Some((l, f)) = self.leader_and_other(k) {
-                    self.net.hold(l, f, now + ms);
-                }
-            }
-            FaultAction::ProposeBurst(n) => {
-                // Beyond the inflight window, whatever its size, but not so
-                // many that a one-entry-per-append seed spends its run on them.
-                let n = n.min(2 * self.cfg.max_inflight_msgs as u64 + 2);
-                if let Some(l) = self.leader() {
-                    for i in 0..n {
-                        // Not a KV command: the state machine skips it.
-                        let data = Bytes::from(format!("burst {step}.{i}").into_bytes());
-                        if self.propose_on(l, data).is_none() {
-                            break;
-                        }
-                    }
-                    self.drive(l);
-                }
-            }
-            FaultAction::MinorityLeader { k } => {
-                if let Some((l, f)) = self.leader_and_other(k) {
-                    let rest: Vec<u64> = self
-                        .node_ids()
-                        .into_iter()
-                        .filter(|&i| i != l && i != f)
-                        .collect();
-                    self.partition(&[&[l, f], &rest]);
-                    let data = Bytes::from(format!("minority {step}").into_bytes());
-                    if self.propose_on(l, data).is_some() {
-                        self.drive(l);
-                    }
-                }
-            }
-            FaultAction::OnNextLeader(t, id) => {
-                self.faults.triggers.push(Trigger::Conf(t, id));
-            }
-            FaultAction::IsolateNextLeader => {
-                self.faults.triggers.push(Trigger::IsolateNextLeader);
-            }
-            FaultAction::IsolateLeaderOnCommit => {
-                let term = self
-                    .nodes
-                    .values()
-                    .filter_map(|n| n.raw.as_ref())
-                    .map(|r| r.raft.term)
-                    .max()
-                    .unwrap_or(0);
-                self.faults.triggers.push(Trigger::IsolateOnCommit(term));
-            }
-            FaultAction::ReconnectVictim(k) => {
-                if let Some(&v) = self.faults.victims.get(k) {
-                    self.connect(v);
-                }
-            }
-            FaultAction::ReconnectVictims => {
-                for v in std::mem::take(&mut self.faults.victims) {
-                    self.connect(v);
-                }
-            }
-        }
-    }
-
-    /// Called when leader `id` of `term` has just advanced its commit index:
-    /// fires an armed [`FaultAction::IsolateLeaderOnCommit`].
-    pub(crate) fn on_leader_commit(&mut self, id: u64, term: u64) {
-        if !self.faults.active {
-            return;
-        }
-        let Some(i) = self
-            .faults
-            .triggers
-            .iter()
-            .position(|t| matches!(t, Trigger::IsolateOnCommit(above) if term > *above))
-        else {
-            return;
-        };
-        self.faults.triggers.remove(i);
-        self.faults.victims.push(id);
-        self.push(EventKind::Fault {
-            description: format!("leader {id} of term {term} committed: isolated"),
-        });
-        self.disconnect(id);
-    }
-
-    /// The leader and its `k`-th other node (mod their count).
-    fn leader_and_other(&self, k: usize) -> Option<(u64, u64)> {
-        let l = self.leader()?;
-        let others: Vec<u64> = self.node_ids().into_iter().filter(|&i| i != l).collect();
-        if others.is_empty() {
+    /// `id` has just become leader: fires the first armed isolation (`id`
+    /// becomes a victim), else the first armed membership change.
+    pub(crate) fn on_new_leader(&mut self, id: u64) -> Option<Reaction> {
+        if !self.active {
             return None;
         }
-        Some((l, others[k % others.len()]))
-    }
-
-    /// Called when `id` has just become leader: proposes an armed
-    /// membership change on it at once (see [`FaultAction::OnNextLeader`]).
-    pub(crate) fn on_new_leader(&mut self, id: u64) {
-        if !self.faults.active {
-            return;
-        }
         if let Some(i) = self
-            .faults
             .triggers
             .iter()
             .position(|t| *t == Trigger::IsolateNextLeader)
         {
-            self.faults.triggers.remove(i);
-            self.faults.victims.push(id);
-            self.push(EventKind::Fault {
-                description: format!("new leader {id}: isolated"),
-            });
-            self.disconnect(id);
-            return;
+            self.triggers.remove(i);
+            self.victims.push(id);
+            return Some(Reaction::Isolate);
         }
-        let Some(i) = self
-            .faults
+        let i = self
             .triggers
             .iter()
-            .position(|t| matches!(t, Trigger::Conf(..)))
+            .position(|t| matches!(t, Trigger::Conf(..)))?;
+        let Trigger::Conf(t, node) = self.triggers.remove(i) else {
+            return None;
+        };
+        Some(Reaction::Conf(t, node))
+    }
+
+    /// Leader `id` of `term` has just advanced its commit index: whether an
+    /// armed [`FaultAction::IsolateLeaderOnCommit`] fires (`id` becomes a
+    /// victim, to be disconnected).
+    pub(crate) fn on_leader_commit(&mut self, id: u64, term: u64) -> bool {
+        if !self.active {
+            return false;
+        }
+        let Some(i) = self
+            .triggers
+            .iter()
+            .position(|t| matches!(t, Trigger::IsolateOnCommit(above) if term > *above))
         else {
-            return;
+            return false;
         };
-        let Trigger::Conf(t, node) = self.faults.triggers.remove(i) else {
-            return;
-        };
-        if t != ConfChangeType::RemoveNode && !self.nodes.contains_key(&node) {
-            self.spawn_empty(node);
-        }
-        let cc = ConfChange {
-            change_type: t as i32,
-            node_id: node,
-            context: Bytes::new(),
-        };
-        self.push(EventKind::Fault {
-            description: format!("new leader {id}: {t:?} {node}"),
-        });
-        if let Some(raw) = self.nodes.get_mut(&id).and_then(|n| n.raw.as_mut()) {
-            let _ = raw.propose_conf_change(Bytes::new(), cc);
-        }
-        self.drive(id);
+        self.triggers.remove(i);
+        self.victims.push(id);
+        true
     }
 }
 
