@@ -275,6 +275,10 @@ impl<S: Storage> RawNode<S> {
     fn new_entries(&self) -> &[Entry] {
         let log = &self.raft.raft_log;
         let ents = log.unstable_entries();
+        if ents.is_empty() {
+            // Nothing unstable: no need to look the cursor up in the log.
+            return ents;
+        }
         let after = match self.entries_cursor {
             // Still this log's entry: everything up to it was handed out.
             Some((i, t)) if log.match_term(i, t) => i,
@@ -300,12 +304,15 @@ impl<S: Storage> RawNode<S> {
     /// `[lo, hi]` of committed, locally durable entries not handed out yet.
     fn next_committed_range(&self) -> Option<(u64, u64)> {
         let log = &self.raft.raft_log;
-        let lo = log
-            .applied
-            .max(self.committed_cursor)
-            .saturating_add(1)
-            .max(log.first_index());
-        let hi = log.committed.min(log.stabled).min(log.last_index());
+        let done = log.applied.max(self.committed_cursor);
+        // Cheap bounds first: the log's first and last index may ask the
+        // storage, and most calls (`has_ready` on an idle node) end here.
+        let hi = log.committed.min(log.stabled);
+        if hi <= done {
+            return None;
+        }
+        let lo = done.saturating_add(1).max(log.first_index());
+        let hi = hi.min(log.last_index());
         (hi >= lo).then_some((lo, hi))
     }
 
