@@ -452,3 +452,39 @@ fn no_campaign_with_an_unapplied_v2_change_etcd_12133() {
     assert_eq!(r.state, StateRole::Follower);
     assert!(take_msgs(&mut r).is_empty());
 }
+
+/// Found by the campaign (seed 3764 of the default run): a node that only
+/// the outgoing half names (a voter being demoted, in `learners_next`) and
+/// that is behind a compacted log must install the leader's snapshot of the
+/// joint configuration. It used to ignore it as "not naming this node"
+/// (only `voters` and `learners` were read), so it never caught up and the
+/// outgoing half lost its majority.
+#[test]
+fn snapshot_naming_a_node_only_in_the_outgoing_half_is_installed_4_3() {
+    let mut cl = led_by_1(&[1, 2, 3]);
+    cl.pause(3);
+    change(&mut cl, 1, v2(Explicit, &[(AddLearnerNode, 3)]));
+    assert_eq!(conf(&mut cl, 1).learners_next, vec![3]);
+    for i in 0..3 {
+        cl.node(1).propose("", format!("e{i}")).expect("propose");
+        cl.settle();
+    }
+    for id in [1, 2] {
+        let rn = cl.node(id);
+        let applied = rn.raft.raft_log.applied;
+        let cs = rn.raft.prs().conf_state();
+        let store = rn.store().clone();
+        store
+            .wl()
+            .create_snapshot(applied, Some(cs), "image".into())
+            .expect("snapshot");
+        store.wl().compact(applied).expect("compact");
+    }
+    cl.resume(3);
+    for _ in 0..3 * ET {
+        cl.tick_all();
+    }
+    assert_eq!(conf(&mut cl, 3), cs(&[1, 2], &[1, 2, 3], &[], &[3]));
+    let leader_commit = cl.node(1).raft.raft_log.committed;
+    assert_eq!(cl.node(3).raft.raft_log.committed, leader_commit);
+}

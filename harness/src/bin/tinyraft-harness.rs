@@ -414,6 +414,21 @@ fn print_summary(reports: &[SeedReport], wall_s: f64) {
         sum(&|r| r.fault_actions as u64)
     );
     println!(
+        "{:<28} {:>14}",
+        "conf changes: simple",
+        sum(&|r| r.conf_changes.simple)
+    );
+    println!(
+        "{:<28} {:>14}",
+        "conf changes: joint enter",
+        sum(&|r| r.conf_changes.enter_joint)
+    );
+    println!(
+        "{:<28} {:>14}",
+        "conf changes: joint leave",
+        sum(&|r| r.conf_changes.leave_joint)
+    );
+    println!(
         "{:<28} {:>14} ms",
         "commit latency p50 (sim)",
         percentile(&lat, 50.0)

@@ -126,4 +126,18 @@ pub struct Stats {
     pub messages: u64,
     /// Steps the core refused with an error (stale or foreign messages).
     pub step_errors: u64,
+    /// Committed conf changes by kind: simple (V1 or one-change V2), joint
+    /// enters, joint leaves (counted once, at their first apply anywhere).
+    pub conf_changes: ConfChangeCounts,
+}
+
+/// Committed membership changes of a run, by kind.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ConfChangeCounts {
+    /// Simple changes (thesis §4.1).
+    pub simple: u64,
+    /// Changes that entered a joint configuration (thesis §4.3).
+    pub enter_joint: u64,
+    /// Changes that left one.
+    pub leave_joint: u64,
 }
