@@ -421,11 +421,26 @@ impl<S: Storage> RawNode<S> {
         if rd.snapshot.is_none() {
             rd.committed_entries = self.take_committed();
         }
-        for m in std::mem::take(&mut self.raft.msgs) {
-            if needs_persistence(m.msg_type()) {
-                rd.persisted_messages.push(m);
-            } else {
-                rd.messages.push(m);
+        let msgs = std::mem::take(&mut self.raft.msgs);
+        let persisted = msgs
+            .iter()
+            .filter(|m| needs_persistence(m.msg_type()))
+            .count();
+        if persisted == 0 {
+            // The usual cases (a leader's appends and heartbeats; a
+            // follower's answers, next): the outbox moves over whole.
+            rd.messages = msgs;
+        } else if persisted == msgs.len() {
+            rd.persisted_messages = msgs;
+        } else {
+            rd.persisted_messages.reserve_exact(persisted);
+            rd.messages.reserve_exact(msgs.len() - persisted);
+            for m in msgs {
+                if needs_persistence(m.msg_type()) {
+                    rd.persisted_messages.push(m);
+                } else {
+                    rd.messages.push(m);
+                }
             }
         }
         rd.read_states = std::mem::take(&mut self.raft.read_states);
