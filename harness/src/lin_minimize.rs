@@ -23,7 +23,7 @@ use crate::linearizability::{LinResult, Operation, check};
 
 /// At most this many checks are spent shrinking (each bounded by the
 /// budget); what is left is still illegal, only maybe not minimal.
-const MAX_CHECKS: usize = 5_000;
+pub const MAX_CHECKS: usize = 5_000;
 
 /// The operations on `key` from `ops`, reduced to a history that is still
 /// illegal and from which no single operation can be removed keeping it
