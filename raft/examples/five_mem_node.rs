@@ -260,8 +260,14 @@ impl Node {
                 let cs = self.raft.apply_conf_change(&cc).expect("apply conf change");
                 self.store.wl().set_conf_state(cs);
             }
-            // Not proposed in this example (joint consensus).
-            EntryType::EntryConfChangeV2 => {}
+            // Joint consensus (several changes at once, or demotions): the
+            // same, with the V2 type. The leader proposes the empty change
+            // that leaves the joint state by itself.
+            EntryType::EntryConfChangeV2 => {
+                let cc = ConfChangeV2::decode(&entry.data[..]).expect("a ConfChangeV2");
+                let cs = self.raft.apply_conf_change(&cc).expect("apply conf change");
+                self.store.wl().set_conf_state(cs);
+            }
         }
     }
 }

@@ -3,7 +3,7 @@
 
 use slog::{debug, info};
 use tinyraft_log::storage::Storage;
-use tinyraft_proto::eraftpb::{ConfChange, EntryType, Message, MessageType};
+use tinyraft_proto::eraftpb::{EntryType, Message, MessageType};
 
 use crate::quorum::VoteResult;
 use crate::raft::{CAMPAIGN_TRANSFER, INVALID_ID, Raft, StateRole};
@@ -74,7 +74,7 @@ impl<S: Storage> Raft<S> {
         let ents = self.raft_log.slice(lo, hi.saturating_add(1), None)?;
         Ok(ents
             .iter()
-            .any(|e| e.entry_type() == EntryType::EntryConfChange))
+            .any(|e| e.entry_type() != EntryType::EntryNormal))
     }
 
     pub(crate) fn campaign(&mut self, kind: CampaignType) {
@@ -198,10 +198,4 @@ impl<S: Storage> Raft<S> {
         self.prs.record_vote(m.from, !m.reject);
         self.poll_votes(pre);
     }
-}
-
-/// Decodes a conf change entry's payload.
-pub(crate) fn decode_conf_change(data: &[u8]) -> Option<ConfChange> {
-    use prost::Message as _;
-    ConfChange::decode(data).ok()
 }

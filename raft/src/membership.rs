@@ -1,27 +1,39 @@
-//! Single-step membership change through the log (TinyKV 3A, thesis §4.1).
+//! Membership change through the log: single-step changes (TinyKV 3A,
+//! thesis §4.1) and joint consensus (thesis §4.3).
 //!
-//! A change is proposed as an `EntryConfChange` and takes effect when the
-//! application applies it after commit. Proposal time refuses what must not
-//! enter the log; application time applies whatever the log agreed on.
+//! A change is proposed as an `EntryConfChange` (V1) or `EntryConfChangeV2`
+//! and takes effect when the application applies it after commit. Proposal
+//! time refuses what must not enter the log; application time applies
+//! whatever the log agreed on. The rules from one configuration to the next
+//! are the pure functions of [`crate::confchange`]; this file wires them into
+//! the node: progress, leadership and the automatic leave.
 
+use prost::Message as _;
 use slog::{info, warn};
 use tinyraft_log::storage::Storage;
 use tinyraft_proto::ConfChangeI;
-use tinyraft_proto::eraftpb::{ConfChange, ConfChangeType, ConfState, Entry, EntryType};
+use tinyraft_proto::eraftpb::{
+    ConfChange, ConfChangeV2, ConfState, Entry, EntryType, Message, MessageType,
+};
 
-use crate::election::decode_conf_change;
+use crate::confchange::Membership;
 use crate::errors::{Error, Result};
 use crate::raft::{INVALID_ID, Raft, StateRole};
+
+/// The conf change an entry carries, V1 or V2, or `None` if its data does
+/// not decode as its type says.
+pub(crate) fn decode_entry_conf_change(e: &Entry) -> Option<ConfChangeV2> {
+    match e.entry_type() {
+        EntryType::EntryConfChange => ConfChange::decode(&e.data[..]).ok().map(|c| c.into_v2()),
+        EntryType::EntryConfChangeV2 => ConfChangeV2::decode(&e.data[..]).ok(),
+        EntryType::EntryNormal => None,
+    }
+}
 
 impl<S: Storage> Raft<S> {
     /// Proposal-time checks on a leader for one conf change entry.
     pub(crate) fn check_conf_change_proposal(&self, e: &Entry) -> Result<()> {
         let refuse = |s: String| Err(Error::ConfChangeRefused(s));
-        if e.entry_type() == EntryType::EntryConfChangeV2 {
-            // Decoded and carried on the wire, but joint consensus is not
-            // implemented: such an entry must not enter the log.
-            return refuse("ConfChangeV2 (joint consensus) is not supported yet".into());
-        }
         if self.pending_conf_index > self.raft_log.applied {
             // One change at a time: the next one must be decided in the
             // configuration the previous one produced.
@@ -39,103 +51,101 @@ impl<S: Storage> Raft<S> {
                 self.term
             ));
         }
-        let Some(cc) = decode_conf_change(&e.data) else {
-            return refuse("entry data is not a ConfChange".into());
+        let Some(cc) = decode_entry_conf_change(e) else {
+            return refuse(format!("entry data is not a {:?}", e.entry_type()));
         };
-        if ConfChangeType::try_from(cc.change_type).is_err() {
-            // prost would read an unknown type as AddNode; the log must only
-            // carry changes every node can apply.
-            return refuse(format!("unknown conf change type {}", cc.change_type));
-        }
-        if cc.node_id == INVALID_ID {
-            return refuse("node id 0 is not a node".into());
-        }
-        if cc.change_type() == ConfChangeType::RemoveNode {
-            let voters = self.prs.voter_ids();
-            if voters == [cc.node_id] {
-                return refuse(format!("removing {} would leave no voter", cc.node_id));
-            }
-        }
+        // The configuration rules (one voter at a time outside joint
+        // consensus, no entering while joint, no leaving while not, no
+        // configuration without voters, ...): the log must only carry
+        // changes every node can apply.
+        self.prs.membership().apply(&cc)?;
         Ok(())
     }
 
-    /// Applies a committed conf change and returns the new membership. A
-    /// duplicate add or an absent remove is an `Ok` no-op: every node applies
-    /// the same log the same way.
+    /// Applies a committed conf change (V1 [`ConfChange`] or
+    /// [`ConfChangeV2`]) and returns the new membership.
+    ///
+    /// A duplicate add or an absent remove is an `Ok` no-op, and a simple
+    /// change that removes the last voter leaves an empty voter set: every
+    /// node applies the same log the same way. A change that cannot apply
+    /// to the current configuration at all (entering a joint state while
+    /// joint, for one) is refused with `ConfChangeRefused` and changes
+    /// nothing; the proposal-time checks keep such changes out of the log.
+    /// So after a restart, pass the index the stored `ConfState` reflects as
+    /// [`Config::applied`](crate::Config::applied): replaying an entering
+    /// change onto the joint state it produced is refused.
+    ///
+    /// When to use which (thesis §4.1 and §4.3): a V1 change, or a V2 change
+    /// with one change and the `Auto` transition, changes at most one voter
+    /// directly. A V2 change with several changes, or with the `Implicit` or
+    /// `Explicit` transition, enters a joint configuration, where every
+    /// decision needs a majority of the old and of the new voters; it is left
+    /// by an empty V2 change, proposed by the leader itself (`Auto`,
+    /// `Implicit`) or by the application (`Explicit`).
+    ///
+    /// ```
+    /// use tinyraft::eraftpb::{ConfChangeSingle, ConfChangeType, ConfChangeV2};
+    /// use tinyraft::storage::MemStorage;
+    /// use tinyraft::{Config, Raft};
+    ///
+    /// let storage = MemStorage::new_with_conf_state((vec![1, 2, 3], vec![]));
+    /// let logger = slog::Logger::root(slog::Discard, slog::o!());
+    /// let mut r = Raft::new(&Config::new(1), storage, &logger).unwrap();
+    /// // Replace 3 by 4 atomically: one V2 change with two changes.
+    /// let single = |t: ConfChangeType, id| ConfChangeSingle { change_type: t as i32, node_id: id };
+    /// let replace = ConfChangeV2 {
+    ///     changes: vec![single(ConfChangeType::AddNode, 4), single(ConfChangeType::RemoveNode, 3)],
+    ///     ..Default::default()
+    /// };
+    /// let cs = r.apply_conf_change(&replace).unwrap();
+    /// assert_eq!((cs.voters, cs.voters_outgoing), (vec![1, 2, 4], vec![1, 2, 3]));
+    /// // Leaving the joint state: an empty change.
+    /// let cs = r.apply_conf_change(&ConfChangeV2::default()).unwrap();
+    /// assert_eq!((cs.voters, cs.voters_outgoing), (vec![1, 2, 4], vec![]));
+    /// ```
     pub fn apply_conf_change(&mut self, cc: &impl ConfChangeI) -> Result<ConfState> {
-        if let Some(v1) = cc.as_v1() {
-            return self.apply_simple_change(v1);
-        }
-        let v2 = cc.as_v2();
-        if v2.leave_joint() {
-            // Never joint here: leaving is a no-op.
-            return Ok(self.conf_state());
-        }
-        match (v2.enter_joint(), v2.changes.as_slice()) {
-            (None, [one]) => {
-                // `Auto` with one change is a simple change.
-                let v1 = ConfChange {
-                    change_type: one.change_type,
-                    node_id: one.node_id,
-                    context: v2.context.clone(),
-                };
-                self.apply_simple_change(&v1)
-            }
-            _ => Err(Error::ConfChangeRefused(
-                "entering a joint configuration (ConfChangeV2) is not supported yet".into(),
-            )),
-        }
+        let next = self.prs.membership().apply_committed(cc).map_err(|r| {
+            warn!(self.logger, "committed conf change refused"; "reason" => %r);
+            Error::from(r)
+        })?;
+        info!(self.logger, "applying conf change";
+            "change" => ?cc.as_v2().changes, "transition" => cc.as_v2().transition,
+            "voters" => ?next.voters, "outgoing" => ?next.voters_outgoing,
+            "learners" => ?next.learners, "learners_next" => ?next.learners_next);
+        self.switch_membership(next);
+        Ok(self.conf_state())
     }
 
-    /// Applies one simple (single-node) change.
-    fn apply_simple_change(&mut self, cc: &ConfChange) -> Result<ConfState> {
-        let id = cc.node_id;
-        let next = self.raft_log.last_index().saturating_add(1);
-        let change = ConfChangeType::try_from(cc.change_type).map_err(|_| {
-            Error::InvalidMessage(format!("unknown conf change type {}", cc.change_type))
-        })?;
-        info!(self.logger, "applying conf change"; "type" => ?change, "node" => id);
-        match change {
-            ConfChangeType::AddNode => {
-                if !self.prs.is_voter(id) {
-                    let existed = self.prs.is_member(id);
-                    self.prs.add_voter(id, next);
-                    if !existed {
-                        self.mark_new_member_active(id);
-                    }
-                }
-            }
-            ConfChangeType::AddLearnerNode => {
-                if !self.prs.is_member(id) {
-                    self.prs.add_learner(id, next);
-                    self.mark_new_member_active(id);
-                }
-            }
-            ConfChangeType::RemoveNode => {
-                if self.prs.is_member(id) {
-                    self.prs.remove(id);
-                    if self.lead_transferee == Some(id) {
-                        self.abort_leader_transfer();
-                    }
-                }
+    /// Moves the node to configuration `next`.
+    fn switch_membership(&mut self, next: Membership) {
+        let next_idx = self.raft_log.last_index().saturating_add(1);
+        for id in self.prs.set_membership(next, next_idx) {
+            self.mark_new_member_active(id);
+        }
+        if let Some(t) = self.lead_transferee {
+            if !self.prs.is_voter(t) {
+                self.abort_leader_transfer();
             }
         }
-        if self.state == StateRole::Leader {
-            if !self.prs.is_voter(self.id) {
-                // A leader that is no longer a voter cannot lead.
-                warn!(self.logger, "removed from the voters; stepping down"; "term" => self.term);
-                let term = self.term;
-                self.become_follower(term, INVALID_ID);
-            } else {
-                if self.maybe_commit() {
-                    // Fewer voters may mean a smaller quorum already holds more.
-                    self.on_commit_advanced();
-                }
-                // ...and already acknowledged a pending read.
-                self.release_reads_confirmed_by_quorum();
-            }
+        if self.state != StateRole::Leader {
+            return;
         }
-        Ok(self.conf_state())
+        if !self.prs.is_voter(self.id) {
+            // A leader that is no longer a voter cannot lead. Through joint
+            // consensus this happens when the leave applies: until then it
+            // led the joint configuration as an outgoing voter (thesis
+            // §4.2.2).
+            warn!(self.logger, "not a voter any more; stepping down"; "term" => self.term);
+            let term = self.term;
+            self.become_follower(term, INVALID_ID);
+            return;
+        }
+        if self.maybe_commit() {
+            // A different quorum may already hold more.
+            self.on_commit_advanced();
+        }
+        // ...and may already have acknowledged a pending read.
+        self.release_reads_confirmed_by_quorum();
     }
 
     /// A freshly added member counts as active for check-quorum until the
@@ -144,6 +154,42 @@ impl<S: Storage> Raft<S> {
         if let Some(pr) = self.prs.get_mut(id) {
             pr.recent_active = true;
             pr.active_by_grace = true;
+        }
+    }
+
+    /// Thesis §4.3, etcd's `auto_leave`: a leader in a joint configuration
+    /// entered with the `Auto` or `Implicit` transition proposes the empty
+    /// change that leaves it as soon as the entering change is applied (any
+    /// leader of a later term too: the joint state is durable and outlives
+    /// the leader that entered it). Called as `applied` moves and on each
+    /// heartbeat tick, so a proposal that was dropped (during a leader
+    /// transfer, say) is retried.
+    pub(crate) fn maybe_auto_leave(&mut self) {
+        if self.state != StateRole::Leader
+            || !self.prs.membership().auto_leave
+            || self.pending_conf_index > self.raft_log.applied
+            || !self.committed_entry_in_current_term()
+            || self.lead_transferee.is_some()
+        {
+            return;
+        }
+        let leave = Entry {
+            entry_type: EntryType::EntryConfChangeV2 as i32,
+            data: ConfChangeV2::default().encode_to_vec().into(),
+            ..Default::default()
+        };
+        let m = Message {
+            msg_type: MessageType::MsgPropose as i32,
+            from: self.id,
+            entries: vec![leave],
+            ..Default::default()
+        };
+        match self.propose_as_leader(m) {
+            Ok(()) => info!(self.logger, "proposed leaving the joint configuration";
+                "term" => self.term, "index" => self.pending_conf_index),
+            Err(e) => {
+                warn!(self.logger, "could not propose leaving the joint configuration; will retry"; "err" => %e)
+            }
         }
     }
 }

@@ -456,6 +456,9 @@ impl<S: Storage> Raft<S> {
                 ..Default::default()
             };
             let _ = self.step(m);
+            // Retry an automatic leave that could not be proposed when the
+            // entering change applied.
+            self.maybe_auto_leave();
         }
     }
 
@@ -736,6 +739,7 @@ impl<S: Storage> Raft<S> {
             if let Err(e) = self.raft_log.applied_to(index) {
                 warn!(self.logger, "applied_to failed"; "err" => %e);
             }
+            self.maybe_auto_leave();
         }
     }
 

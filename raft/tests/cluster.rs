@@ -309,33 +309,44 @@ fn node_added_with_empty_membership_learns_it_from_the_leader() {
     assert_ne!(c.node(4).raft.state, StateRole::Leader);
 }
 
-/// Thesis §4.1 through the `ConfChangeI` surface: a `ConfChangeV2` with one
-/// change and the `Auto` transition is a simple change and applies like its
-/// V1 form; an empty one (leave joint) is a no-op outside a joint state;
-/// entering a joint configuration is refused until joint consensus lands.
+/// Thesis §4.1 and §4.3 through the `ConfChangeI` surface: a
+/// `ConfChangeV2` with one change and the `Auto` transition is a simple
+/// change and applies like its V1 form; the `Explicit` transition enters a
+/// joint configuration; an empty change leaves it, and is refused (nothing
+/// changed) when there is nothing to leave.
 #[test]
-fn conf_change_v2_simple_applies_and_joint_is_refused() {
+fn conf_change_v2_simple_joint_and_leave() {
     use tinyraft::eraftpb::{ConfChangeSingle, ConfChangeTransition, ConfChangeV2};
     let mut c = Cluster::new(1, |_| {});
-    let add2 = ConfChangeV2 {
+    let add = |id| ConfChangeV2 {
         changes: vec![ConfChangeSingle {
             change_type: ConfChangeType::AddNode as i32,
-            node_id: 2,
+            node_id: id,
         }],
         ..Default::default()
     };
-    let cs = c.node(1).apply_conf_change(&add2).unwrap();
+    let cs = c.node(1).apply_conf_change(&add(2)).unwrap();
     assert_eq!(cs.voters, vec![1, 2]);
+    assert!(cs.voters_outgoing.is_empty());
+    assert!(matches!(
+        c.node(1).apply_conf_change(&ConfChangeV2::default()),
+        Err(Error::ConfChangeRefused(_))
+    ));
+    assert_eq!(
+        c.node(1).raft.prs().conf_state(),
+        (vec![1, 2], vec![]).into()
+    );
+    let mut joint = add(3);
+    joint.set_transition(ConfChangeTransition::Explicit);
+    let cs = c.node(1).apply_conf_change(&joint).unwrap();
+    assert_eq!(
+        (cs.voters, cs.voters_outgoing, cs.auto_leave),
+        (vec![1, 2, 3], vec![1, 2], false)
+    );
+    assert_eq!(c.node(1).raft.prs().voter_ids(), vec![1, 2, 3]);
     let cs = c
         .node(1)
         .apply_conf_change(&ConfChangeV2::default())
         .unwrap();
-    assert_eq!(cs.voters, vec![1, 2]);
-    let mut joint = add2.clone();
-    joint.set_transition(ConfChangeTransition::Explicit);
-    assert!(matches!(
-        c.node(1).apply_conf_change(&joint),
-        Err(Error::ConfChangeRefused(_))
-    ));
-    assert_eq!(c.node(1).raft.prs().voter_ids(), vec![1, 2]);
+    assert_eq!(cs, (vec![1, 2, 3], vec![]).into());
 }

@@ -4,14 +4,16 @@
 //! [`handle_ready`] does, in order: take `ready()`; apply its snapshot to the
 //! node's `MemStorage`; append its entries; save its hard state; (the caller
 //! sends `messages` at once and `persisted_messages` now that everything is
-//! durable); apply `committed_entries` — a committed `EntryConfChange` is
-//! decoded and handed to `RawNode::apply_conf_change`, and the returned conf
-//! state saved in storage; finally `advance(rd)`.
+//! durable); apply `committed_entries` — a committed `EntryConfChange` or
+//! `EntryConfChangeV2` is decoded and handed to `RawNode::apply_conf_change`,
+//! and the returned conf state saved in storage; finally `advance(rd)`.
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use prost::Message as _;
-use tinyraft::eraftpb::{ConfChange, ConfState, Entry, EntryType, Message, MessageType};
+use tinyraft::eraftpb::{
+    ConfChange, ConfChangeV2, ConfState, Entry, EntryType, Message, MessageType,
+};
 use tinyraft::storage::MemStorage;
 use tinyraft::{Config, Error, RawNode, ReadState, Ready};
 
@@ -65,9 +67,19 @@ pub fn handle_ready(rn: &mut RawNode<MemStorage>) -> ReadyRecord {
         }
     }
     for e in &rd.committed_entries {
-        if e.entry_type() == EntryType::EntryConfChange && !e.data.is_empty() {
-            let cc = ConfChange::decode(&e.data[..]).expect("committed conf change decodes");
-            match rn.apply_conf_change(&cc) {
+        let applied = match e.entry_type() {
+            EntryType::EntryConfChange if !e.data.is_empty() => {
+                let cc = ConfChange::decode(&e.data[..]).expect("committed conf change decodes");
+                Some(rn.apply_conf_change(&cc))
+            }
+            EntryType::EntryConfChangeV2 => {
+                let cc = ConfChangeV2::decode(&e.data[..]).expect("committed V2 change decodes");
+                Some(rn.apply_conf_change(&cc))
+            }
+            _ => None,
+        };
+        if let Some(result) = applied {
+            match result {
                 Ok(cs) => {
                     store.wl().set_conf_state(cs.clone());
                     rec.conf_states.push(cs);

@@ -5,9 +5,9 @@
 //!   carrying another non-zero id is `InvalidMessage` and changes nothing;
 //!   zero on either side interoperates.
 //! - Enum values tinyraft does not act on are refused where they would enter
-//!   the log: a `ConfChangeV2` proposal (joint consensus is not implemented
-//!   yet) and an unknown `ConfChangeType` are `ConfChangeRefused`, an unknown
-//!   entry type in a proposal is `InvalidMessage`; nothing is appended.
+//!   the log: an unknown `ConfChangeType` is `ConfChangeRefused`, an unknown
+//!   entry type in a proposal is `InvalidMessage`; nothing is appended. A
+//!   `ConfChangeV2` entry encoded as raft-rs encodes it is accepted.
 //! - raft-rs's `max_size_per_msg = 0`: one entry per `MsgAppend`.
 
 use prost::Message as _;
@@ -148,27 +148,34 @@ fn assert_refused_unchanged(
     err
 }
 
+/// A raft-rs application proposes joint changes as `EntryConfChangeV2`
+/// entries with raft-rs's encoding: they enter the log as they are.
 #[test]
-fn conf_change_v2_proposal_is_refused_until_joint_consensus_lands() {
+fn conf_change_v2_proposal_enters_the_log() {
     let mut r = leader();
     let mut cc = ConfChangeV2::default();
-    let mut add = ConfChangeSingle {
-        node_id: 4,
-        ..Default::default()
-    };
-    add.set_change_type(ConfChangeType::AddNode);
-    cc.changes.push(add);
+    for (t, id) in [
+        (ConfChangeType::AddNode, 4),
+        (ConfChangeType::RemoveNode, 3),
+    ] {
+        let mut c = ConfChangeSingle {
+            node_id: id,
+            ..Default::default()
+        };
+        c.set_change_type(t);
+        cc.changes.push(c);
+    }
     let mut e = Entry {
         data: cc.encode_to_vec().into(),
         ..Default::default()
     };
     e.set_entry_type(EntryType::EntryConfChangeV2);
-    let err = assert_refused_unchanged(&mut r, e);
-    assert!(matches!(err, Error::ConfChangeRefused(_)), "{err:?}");
-    // The same change as a V1 entry is accepted: the refusal is the V2 rule.
-    r.step(propose_conf(1, &conf_change(ConfChangeType::AddNode, 4)))
-        .expect("V1 conf change");
+    r.step(propose_entry(e)).expect("V2 conf change");
     assert_eq!(r.raft_log.last_index(), 2);
+    assert_eq!(r.pending_conf_index, 2);
+    let stored = &r.raft_log.entries(2, None).unwrap()[0];
+    assert_eq!(stored.entry_type(), EntryType::EntryConfChangeV2);
+    assert_eq!(ConfChangeV2::decode(&stored.data[..]).unwrap(), cc);
 }
 
 #[test]

@@ -15,6 +15,22 @@ impl Membership {
     /// [`ConfChangeV2::enter_joint`]: crate::eraftpb::ConfChangeV2::enter_joint
     /// [`ConfChangeV2::leave_joint`]: crate::eraftpb::ConfChangeV2::leave_joint
     pub fn apply(&self, cc: &impl ConfChangeI) -> Result<Membership, Refusal> {
+        self.apply_with(cc, false)
+    }
+
+    /// The configuration after a change the log already committed: as
+    /// [`apply`](Membership::apply), except that a simple change may leave
+    /// no voter (every node applies the log the same way, and the
+    /// proposal-time check is what keeps such a change out of the log).
+    pub fn apply_committed(&self, cc: &impl ConfChangeI) -> Result<Membership, Refusal> {
+        self.apply_with(cc, true)
+    }
+
+    fn apply_with(
+        &self,
+        cc: &impl ConfChangeI,
+        allow_no_voters: bool,
+    ) -> Result<Membership, Refusal> {
         let cc = cc.as_v2();
         if ConfChangeTransition::try_from(cc.transition).is_err() {
             return Err(Refusal::UnknownTransition(cc.transition));
@@ -24,20 +40,28 @@ impl Membership {
         } else if let Some(auto_leave) = cc.enter_joint() {
             self.enter_joint(auto_leave, &cc.changes)
         } else {
-            self.simple(&cc.changes)
+            self.simple_inner(&cc.changes, allow_no_voters)
         }
     }
 
     /// A change without joint consensus (thesis §4.1): refused while joint,
     /// and if the voters before and after differ in more than one node.
     pub fn simple(&self, changes: &[ConfChangeSingle]) -> Result<Membership, Refusal> {
+        self.simple_inner(changes, false)
+    }
+
+    fn simple_inner(
+        &self,
+        changes: &[ConfChangeSingle],
+        allow_no_voters: bool,
+    ) -> Result<Membership, Refusal> {
         self.check()?;
         if self.is_joint() {
             return Err(Refusal::AlreadyJoint);
         }
         let mut next = self.clone();
         next.apply_changes(changes)?;
-        if next.voters.is_empty() {
+        if next.voters.is_empty() && !allow_no_voters {
             return Err(Refusal::NoVoters);
         }
         let changed = self.voters.symmetric_difference(&next.voters).count();

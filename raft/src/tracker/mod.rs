@@ -10,10 +10,17 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use tinyraft_proto::eraftpb::ConfState;
 
-use crate::quorum::{self, VoteResult};
+use crate::confchange::Membership;
+use crate::quorum::{JointConfig, VoteResult};
 
-/// Progress of every member (voters and learners, this node included), the
-/// votes of the current election, and the membership itself.
+/// Progress of every member (voters of either half, learners, this node
+/// included), the votes of the current election, and the membership itself,
+/// joint or not (thesis §4.3).
+///
+/// Every quorum decision (commit, vote, check-quorum, ReadIndex, lease)
+/// goes through a [`JointConfig`]: outside a joint configuration it is a
+/// single majority of the voters; while joint it needs a majority of the
+/// incoming *and* of the outgoing voters.
 ///
 /// ```
 /// use tinyraft::ProgressTracker;
@@ -22,14 +29,22 @@ use crate::quorum::{self, VoteResult};
 /// assert_eq!(t.voter_ids(), vec![1, 2, 3]);
 /// assert_eq!(t.learner_ids(), vec![4]);
 /// assert!(t.get(4).is_some());
+///
+/// // Joint: replacing 3 by 5, the voters are the union of both halves.
+/// let mut cs = tinyraft::eraftpb::ConfState::from((vec![1, 2, 5], vec![]));
+/// cs.voters_outgoing = vec![1, 2, 3];
+/// t.apply_conf_state(&cs, 1);
+/// assert!(t.is_joint());
+/// assert_eq!(t.voter_ids(), vec![1, 2, 3, 5]);
 /// ```
 #[derive(Clone, Debug)]
 pub struct ProgressTracker {
     progress: BTreeMap<u64, Progress>,
     /// The keys of `progress`, sorted: broadcasts walk them by position.
     ids: Vec<u64>,
-    voters: BTreeSet<u64>,
-    learners: BTreeSet<u64>,
+    conf: Membership,
+    /// Both voter halves, kept in step with `conf` for the quorum math.
+    quorum: JointConfig,
     votes: BTreeMap<u64, bool>,
     max_inflight: usize,
     /// The encoded size of the last append queued to each member, keyed by
@@ -56,32 +71,94 @@ impl ProgressTracker {
         ProgressTracker {
             progress: BTreeMap::new(),
             ids: Vec::new(),
-            voters: BTreeSet::new(),
-            learners: BTreeSet::new(),
+            conf: Membership::default(),
+            quorum: JointConfig::default(),
             votes: BTreeMap::new(),
             max_inflight,
             queued_appends: BTreeMap::new(),
         }
     }
 
-    /// Replaces the membership with `cs`; every member gets a fresh progress
-    /// probing from `next_idx`.
+    /// Replaces the membership with `cs` (joint fields included); every
+    /// member gets a fresh progress probing from `next_idx`.
+    ///
+    /// An id listed both as voter and learner is a voter (the stronger role
+    /// wins); a learner listed as an outgoing voter is in `learners_next`.
     pub fn apply_conf_state(&mut self, cs: &ConfState, next_idx: u64) {
         self.progress.clear();
-        self.ids.clear();
-        self.voters.clear();
-        self.learners.clear();
         self.votes.clear();
         self.queued_appends.clear();
-        for &id in &cs.voters {
-            self.add_voter(id, next_idx);
+        let mut conf = Membership::from_conf_state(cs);
+        let voters = conf.voters.clone();
+        conf.learners.retain(|id| !voters.contains(id));
+        let outgoing = conf.voters_outgoing.clone();
+        let demoted: Vec<u64> = conf
+            .learners
+            .iter()
+            .filter(|id| outgoing.contains(id))
+            .copied()
+            .collect();
+        for id in demoted {
+            conf.learners.remove(&id);
+            conf.learners_next.insert(id);
         }
-        for &id in &cs.learners {
-            // An id in both lists is a voter (the stronger role wins).
-            if !self.voters.contains(&id) {
-                self.add_learner(id, next_idx);
+        conf.learners_next
+            .retain(|id| outgoing.contains(id) && !voters.contains(id));
+        if !conf.is_joint() {
+            conf.auto_leave = false;
+        }
+        self.set_membership(conf, next_idx);
+    }
+
+    /// Moves to configuration `conf`: members new to it get a progress
+    /// probing from `next_idx`, members it no longer names are dropped
+    /// (so a voter removed through the joint state keeps its progress until
+    /// the leave applies), everyone else keeps theirs (a promoted learner
+    /// keeps its progress). Returns the ids that were added.
+    pub(crate) fn set_membership(&mut self, conf: Membership, next_idx: u64) -> Vec<u64> {
+        debug_assert!(
+            conf.check().is_ok(),
+            "tracker membership invariant: {:?}",
+            conf.check()
+        );
+        let members: BTreeSet<u64> = conf
+            .voters
+            .iter()
+            .chain(&conf.voters_outgoing)
+            .chain(&conf.learners)
+            .chain(&conf.learners_next)
+            .copied()
+            .collect();
+        self.progress.retain(|id, _| members.contains(id));
+        self.votes.retain(|id, _| members.contains(id));
+        self.queued_appends.retain(|id, _| members.contains(id));
+        let mut added = Vec::new();
+        for &id in &members {
+            if !self.progress.contains_key(&id) {
+                self.progress
+                    .insert(id, Progress::new(next_idx, self.max_inflight));
+                added.push(id);
             }
         }
+        self.quorum = conf.joint_config();
+        self.conf = conf;
+        self.sync_ids();
+        added
+    }
+
+    /// The membership, as sets.
+    pub fn membership(&self) -> &Membership {
+        &self.conf
+    }
+
+    /// The voters of both halves, for quorum decisions.
+    pub fn joint_config(&self) -> &JointConfig {
+        &self.quorum
+    }
+
+    /// Whether the configuration is joint (thesis §4.3).
+    pub fn is_joint(&self) -> bool {
+        self.conf.is_joint()
     }
 
     /// The progress of member `id`.
@@ -104,14 +181,15 @@ impl ProgressTracker {
         self.progress.iter_mut()
     }
 
-    /// Voter ids, sorted.
+    /// Voter ids of either half (the union while joint), sorted.
     pub fn voter_ids(&self) -> Vec<u64> {
-        self.voters.iter().copied().collect()
+        self.quorum.ids().into_iter().collect()
     }
 
-    /// Learner ids, sorted.
+    /// Learner ids, sorted (not counting `learners_next`, which still vote
+    /// in the outgoing half until the joint state is left).
     pub fn learner_ids(&self) -> Vec<u64> {
-        self.learners.iter().copied().collect()
+        self.conf.learners.iter().copied().collect()
     }
 
     /// Every member id (voters and learners), sorted.
@@ -155,23 +233,20 @@ impl ProgressTracker {
         }
     }
 
-    /// The membership as a `ConfState` (sorted lists).
+    /// The membership as a `ConfState` (sorted lists, joint fields
+    /// included).
     pub fn conf_state(&self) -> ConfState {
-        ConfState {
-            voters: self.voter_ids(),
-            learners: self.learner_ids(),
-            ..Default::default()
-        }
+        self.conf.to_conf_state()
     }
 
-    /// Whether `id` votes.
+    /// Whether `id` votes, in either half.
     pub fn is_voter(&self, id: u64) -> bool {
-        self.voters.contains(&id)
+        self.quorum.contains(id)
     }
 
-    /// Whether `id` is a learner.
+    /// Whether `id` is a learner (not counting `learners_next`).
     pub fn is_learner(&self, id: u64) -> bool {
-        self.learners.contains(&id)
+        self.conf.learners.contains(&id)
     }
 
     /// Whether this node knows any membership at all (a node waiting to be
@@ -185,45 +260,11 @@ impl ProgressTracker {
         self.progress.contains_key(&id)
     }
 
-    /// Whether exactly one voter exists and it is `id`.
+    /// Whether `id` is the only voter of both halves.
     pub fn is_singleton(&self, id: u64) -> bool {
-        self.voters.len() == 1 && self.voters.contains(&id)
-    }
-
-    /// Adds `id` as a voter (promoting a learner, keeping its progress).
-    pub fn add_voter(&mut self, id: u64, next_idx: u64) {
-        self.learners.remove(&id);
-        self.voters.insert(id);
-        let cap = self.max_inflight;
-        if let std::collections::btree_map::Entry::Vacant(v) = self.progress.entry(id) {
-            v.insert(Progress::new(next_idx, cap));
-            self.sync_ids();
-        }
-    }
-
-    /// Adds `id` as a learner; a voter stays a voter (a demotion is not a
-    /// single-step change this crate offers).
-    pub fn add_learner(&mut self, id: u64, next_idx: u64) {
-        if self.voters.contains(&id) {
-            return;
-        }
-        self.learners.insert(id);
-        let cap = self.max_inflight;
-        if let std::collections::btree_map::Entry::Vacant(v) = self.progress.entry(id) {
-            v.insert(Progress::new(next_idx, cap));
-            self.sync_ids();
-        }
-    }
-
-    /// Removes member `id` (no-op if absent).
-    pub fn remove(&mut self, id: u64) {
-        self.voters.remove(&id);
-        self.learners.remove(&id);
-        if self.progress.remove(&id).is_some() {
-            self.sync_ids();
-        }
-        self.votes.remove(&id);
-        self.queued_appends.remove(&id);
+        self.quorum.incoming.len() == 1
+            && self.quorum.incoming.contains(&id)
+            && self.quorum.outgoing.iter().all(|&o| o == id)
     }
 
     /// Forgets the votes of the last election.
@@ -236,79 +277,67 @@ impl ProgressTracker {
         self.votes.entry(id).or_insert(granted);
     }
 
-    /// Granted and rejected votes so far, and the election's outcome.
+    /// Granted and rejected votes so far (voters of either half), and the
+    /// election's outcome: won only with a majority of each half.
     pub fn tally_votes(&self) -> (usize, usize, VoteResult) {
-        let granted = self
-            .votes
-            .iter()
-            .filter(|(id, g)| **g && self.is_voter(**id))
-            .count();
-        let rejected = self
-            .votes
-            .iter()
-            .filter(|(id, g)| !**g && self.is_voter(**id))
-            .count();
+        let count = |want: bool| {
+            self.votes
+                .iter()
+                .filter(|(id, g)| **g == want && self.is_voter(**id))
+                .count()
+        };
         (
-            granted,
-            rejected,
-            quorum::vote_result(&self.voters, &self.votes),
+            count(true),
+            count(false),
+            self.quorum.vote_result(&self.votes),
         )
     }
 
-    /// The largest index stored on a majority of voters (0 without voters).
+    /// The largest index stored on a majority of each half (0 without
+    /// voters).
     pub fn committed(&self) -> u64 {
-        let matched: Vec<u64> = self
-            .voters
-            .iter()
-            .map(|id| self.progress.get(id).map_or(0, |p| p.matched))
-            .collect();
-        quorum::committed_index(&matched)
+        let progress = &self.progress;
+        self.quorum
+            .committed_index(|id| progress.get(&id).map_or(0, |p| p.matched))
     }
 
-    /// Whether a majority of voters (counting `self_id` as always active)
-    /// was heard from since the last call; then clears every member's
-    /// `recent_active` flag for the next round (check-quorum, thesis §6.2).
+    /// Whether a quorum (a majority of each half, counting `self_id` as
+    /// always active) was heard from since the last call; then clears every
+    /// member's `recent_active` flag for the next round (check-quorum,
+    /// thesis §6.2).
     pub fn quorum_recently_active(&mut self, self_id: u64) -> bool {
-        let mut active = 0;
+        let mut active = BTreeSet::new();
         for (&id, pr) in self.progress.iter_mut() {
             if id == self_id {
                 pr.recent_active = true;
-                if self.voters.contains(&id) {
-                    active += 1;
-                }
+                active.insert(id);
                 continue;
             }
-            if pr.recent_active && self.voters.contains(&id) {
-                active += 1;
+            if pr.recent_active {
+                active.insert(id);
             }
             pr.recent_active = false;
             pr.active_by_grace = false;
         }
-        !self.voters.is_empty() && active >= quorum::majority(self.voters.len())
+        self.quorum.has_quorum(&active)
     }
 
-    /// Whether a majority of voters was actually heard from this round
-    /// (without clearing anything): used by lease reads. Members marked
-    /// active only because they were just added do not count.
+    /// Whether a quorum was actually heard from this round (without
+    /// clearing anything): used by lease reads. Members marked active only
+    /// because they were just added do not count.
     pub fn has_active_quorum(&self, self_id: u64) -> bool {
-        let active = self
-            .voters
+        let active: BTreeSet<u64> = self
+            .progress
             .iter()
-            .filter(|id| {
-                **id == self_id
-                    || self
-                        .progress
-                        .get(id)
-                        .is_some_and(|p| p.recent_active && !p.active_by_grace)
-            })
-            .count();
-        !self.voters.is_empty() && active >= quorum::majority(self.voters.len())
+            .filter(|(id, p)| **id == self_id || (p.recent_active && !p.active_by_grace))
+            .map(|(id, _)| *id)
+            .collect();
+        self.quorum.has_quorum(&active)
     }
 
-    /// Whether `ids` contains a majority of the voters.
+    /// Whether `ids` contains a majority of each voter half.
     pub fn has_quorum(&self, ids: &BTreeSet<u64>) -> bool {
-        let n = self.voters.iter().filter(|id| ids.contains(id)).count();
-        !self.voters.is_empty() && n >= quorum::majority(self.voters.len())
+        self.quorum.has_quorum(ids)
     }
 }
 
@@ -397,9 +426,7 @@ mod tests {
         let mut t = tracker(&[3, 1, 7], &[5]);
         assert_eq!(walk(&t), vec![1, 3, 5, 7]);
         assert_eq!(walk(&t), t.member_ids());
-        t.add_learner(4, 1);
-        t.add_voter(5, 1);
-        t.remove(1);
+        t.set_membership(membership(&[3, 5, 7], &[4], &[]), 1);
         assert_eq!(walk(&t), vec![3, 4, 5, 7]);
         t.apply_conf_state(&(vec![2], vec![]).into(), 1);
         assert_eq!(walk(&t), vec![2]);
@@ -435,21 +462,86 @@ mod tests {
             },
         );
         assert_eq!(size(&mut t, 2, 2, 4, 10), Some(800));
-        t.remove(2);
+        t.set_membership(membership(&[1], &[], &[]), 1);
         assert_eq!(size(&mut t, 2, 2, 4, 10), None);
     }
 
+    fn membership(voters: &[u64], learners: &[u64], outgoing: &[u64]) -> Membership {
+        let mut cs = ConfState::from((voters.to_vec(), learners.to_vec()));
+        cs.voters_outgoing = outgoing.to_vec();
+        cs.auto_leave = !outgoing.is_empty();
+        Membership::from_conf_state(&cs)
+    }
+
+    /// TinyKV 3A: promoting a learner keeps its progress; a removed member's
+    /// progress goes.
     #[test]
     fn membership_changes_promote_and_remove() {
         let mut t = tracker(&[1], &[2]);
         t.get_mut(2).unwrap().matched = 7;
-        t.add_voter(2, 1);
+        let added = t.set_membership(membership(&[1, 2], &[], &[]), 1);
+        assert!(added.is_empty());
         assert_eq!(t.voter_ids(), vec![1, 2]);
         assert_eq!(t.get(2).unwrap().matched, 7, "promotion keeps progress");
-        t.add_learner(2, 1);
-        assert!(t.is_voter(2));
-        t.remove(1);
-        t.remove(9);
+        t.set_membership(membership(&[2], &[], &[]), 1);
+        assert!(t.get(1).is_none());
         assert_eq!(t.conf_state(), (vec![2], vec![]).into());
+    }
+
+    /// Thesis §4.3: while joint, a voter removed from the incoming half
+    /// still votes and keeps its progress in the outgoing half; it goes only
+    /// when the joint state is left.
+    #[test]
+    fn joint_keeps_outgoing_voters_until_leave_4_3() {
+        let mut t = tracker(&[1, 2, 3], &[]);
+        t.get_mut(3).unwrap().matched = 9;
+        let added = t.set_membership(membership(&[1, 2, 4], &[], &[1, 2, 3]), 5);
+        assert_eq!(added, vec![4]);
+        assert!(t.is_joint());
+        assert!(t.is_voter(3) && t.is_voter(4));
+        assert_eq!(t.get(3).unwrap().matched, 9);
+        assert_eq!(t.conf_state().voters_outgoing, vec![1, 2, 3]);
+        t.set_membership(membership(&[1, 2, 4], &[], &[]), 5);
+        assert!(!t.is_joint());
+        assert!(t.get(3).is_none() && !t.is_voter(3));
+    }
+
+    /// Thesis §4.3: commit, votes and quorums need a majority of each half.
+    #[test]
+    fn joint_decisions_need_both_majorities_4_3() {
+        let mut t = tracker(&[1, 2, 3], &[]);
+        t.set_membership(membership(&[1, 4, 5], &[], &[1, 2, 3]), 1);
+        for (id, m) in [(1, 9), (2, 9), (3, 9), (4, 2), (5, 1)] {
+            t.get_mut(id).unwrap().matched = m;
+        }
+        assert_eq!(t.committed(), 2, "the new half holds only 2 on a majority");
+        t.record_vote(1, true);
+        t.record_vote(2, true);
+        t.record_vote(3, true);
+        assert_eq!(t.tally_votes(), (3, 0, VoteResult::Pending));
+        t.record_vote(4, true);
+        assert_eq!(t.tally_votes().2, VoteResult::Won);
+        assert!(!t.has_quorum(&[1, 2, 3].into()));
+        assert!(t.has_quorum(&[1, 2, 4].into()));
+        assert!(!t.is_singleton(1));
+    }
+
+    /// A `ConfState` read from storage is normalised: a voter also listed as
+    /// learner is a voter; a learner that is an outgoing voter is being
+    /// demoted (`learners_next`).
+    #[test]
+    fn apply_conf_state_normalises_roles() {
+        let mut cs = ConfState::from((vec![1, 2], vec![2, 3]));
+        cs.voters_outgoing = vec![1, 2, 3];
+        cs.auto_leave = true;
+        let mut t = ProgressTracker::new(8);
+        t.apply_conf_state(&cs, 1);
+        let got = t.conf_state();
+        assert_eq!(got.voters, vec![1, 2]);
+        assert!(got.learners.is_empty());
+        assert_eq!(got.learners_next, vec![3]);
+        assert!(got.auto_leave);
+        assert_eq!(t.learner_ids(), Vec::<u64>::new());
+        assert!(t.is_voter(3));
     }
 }

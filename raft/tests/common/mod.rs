@@ -99,9 +99,18 @@ impl Cluster {
             }
             out.extend(rd.persisted_messages.iter().cloned());
             for e in &rd.committed_entries {
-                if e.entry_type() == EntryType::EntryConfChange {
-                    let cc = ConfChange::decode(&e.data[..]).unwrap();
-                    let cs = n.raw.apply_conf_change(&cc).unwrap();
+                let cs = match e.entry_type() {
+                    EntryType::EntryConfChange => {
+                        let cc = ConfChange::decode(&e.data[..]).unwrap();
+                        Some(n.raw.apply_conf_change(&cc).unwrap())
+                    }
+                    EntryType::EntryConfChangeV2 => {
+                        let cc = tinyraft::eraftpb::ConfChangeV2::decode(&e.data[..]).unwrap();
+                        Some(n.raw.apply_conf_change(&cc).unwrap())
+                    }
+                    EntryType::EntryNormal => None,
+                };
+                if let Some(cs) = cs {
                     n.store.wl().set_conf_state(cs);
                 }
                 n.applied.push((e.index, e.data.to_vec()));
