@@ -429,11 +429,8 @@ fn campaign_cmd(a: CampaignArgs) -> Result<ExitCode, String> {
     } else {
         None
     };
-    let total = if budget.is_some() {
-        "?".to_string()
-    } else {
-        seeds.len().to_string()
-    };
+    // Unknown ahead of time under a budget.
+    let total = budget.is_none().then_some(seeds.len());
     let done = std::sync::atomic::AtomicUsize::new(0);
     let started = Instant::now();
     let progress = |r: &SeedReport| {
@@ -446,13 +443,14 @@ fn campaign_cmd(a: CampaignArgs) -> Result<ExitCode, String> {
                 }
             }
             None => {
-                if r.violation.is_some() || n % 25 == 0 || n.to_string() == total {
+                if r.violation.is_some() || n % 25 == 0 || Some(n) == total {
                     let status = r
                         .violation
                         .as_ref()
                         .map(|v| v.invariant.as_str())
                         .unwrap_or("ok");
-                    out!("[{n}/{total}] seed {} {status}", r.seed);
+                    let of = total.map_or_else(|| "?".to_string(), |t| t.to_string());
+                    out!("[{n}/{of}] seed {} {status}", r.seed);
                 }
             }
         }
