@@ -162,6 +162,8 @@ pub struct SeedReport {
     pub trace_hash: u64,
     /// Fault actions in the schedule.
     pub fault_actions: usize,
+    /// Committed membership changes, by kind (simple, joint enter, leave).
+    pub conf_changes: crate::ConfChangeCounts,
     /// The first violation (safety, liveness or linearizability), if any.
     pub violation: Option<Violation>,
     /// With `keep_going`: the first violation of every other invariant
@@ -355,6 +357,7 @@ pub fn run_schedule(
         messages: s.messages,
         trace_hash: c.trace().hash(),
         fault_actions: schedule.actions.len(),
+        conf_changes: s.conf_changes,
         violation,
         later_violations,
         history,

@@ -8,7 +8,7 @@ use std::str::FromStr;
 
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use tinyraft::eraftpb::ConfChangeType;
+use tinyraft::eraftpb::{ConfChangeTransition, ConfChangeType};
 
 /// A family of faults that can be switched on or off.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -25,7 +25,10 @@ pub enum FaultKind {
     Disk,
     /// Leader transfers.
     Transfer,
-    /// Membership changes (add a learner, promote it, remove it).
+    /// Membership changes: single-step (add a learner, promote it, remove
+    /// it) and joint (replace a voter atomically, add or remove two at
+    /// once, demote a voter and promote it back) with each transition, and
+    /// leader changes and crashes inside the joint state.
     Membership,
     /// Snapshots and log compaction (also turns on `snapshot_interval`).
     Snapshot,
@@ -203,6 +206,42 @@ pub enum FaultAction {
     ReconnectVictim(usize),
     /// Reconnect every node a trigger disconnected.
     ReconnectVictims,
+    /// Propose one joint-consensus change (a `ConfChangeV2`) on the leader,
+    /// not waiting for it; targets are resolved against the leader's
+    /// configuration when the action fires.
+    Joint {
+        /// `Auto`, `Implicit` or `Explicit` (thesis §4.3, etcd's rules).
+        transition: ConfChangeTransition,
+        /// The changes, in order.
+        changes: Vec<(ConfChangeType, JointTarget)>,
+    },
+    /// The application's leave after an `Explicit` enter: propose the
+    /// empty `ConfChangeV2` on the leader while its configuration is joint,
+    /// retrying every few hundred ms until it is in its log.
+    LeaveJoint,
+}
+
+/// Whom a joint change names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum JointTarget {
+    /// This node (a spare joins empty when added).
+    Node(u64),
+    /// The `k`-th voter of the leader's incoming configuration (mod their
+    /// count): may be the leader itself.
+    Voter(usize),
+    /// The `k`-th learner of the leader's configuration (mod their count);
+    /// the change is left out when there is none.
+    Learner(usize),
+}
+
+impl fmt::Display for JointTarget {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            JointTarget::Node(n) => write!(f, "{n}"),
+            JointTarget::Voter(k) => write!(f, "voter #{k}"),
+            JointTarget::Learner(k) => write!(f, "learner #{k}"),
+        }
+    }
 }
 
 /// A fault armed to fire on an event rather than at a time.
@@ -265,6 +304,14 @@ impl fmt::Display for FaultAction {
             }
             FaultAction::ReconnectVictim(k) => write!(f, "reconnect isolated node #{k}"),
             FaultAction::ReconnectVictims => write!(f, "reconnect isolated nodes"),
+            FaultAction::Joint {
+                transition,
+                changes,
+            } => {
+                let cs: Vec<String> = changes.iter().map(|(t, n)| format!("{t:?} {n}")).collect();
+                write!(f, "joint {transition:?} [{}]", cs.join(", "))
+            }
+            FaultAction::LeaveJoint => write!(f, "leave joint"),
         }
     }
 }
@@ -419,6 +466,16 @@ impl FaultSchedule {
                         FaultAction::TransferLeader(ids[rng.random_range(0..ids.len())]),
                     );
                 }
+                FaultKind::Membership if rng.random_bool(0.5) => {
+                    let (a, b) = (spare, spare + 1);
+                    spare += 2;
+                    let may_crash = (down_until.len() as u64) < minority;
+                    let crashed =
+                        joint_membership(&mut rng, &mut push, (t, hold), (a, b), &ids, may_crash);
+                    if let Some(back) = crashed {
+                        down_until.push((0, back));
+                    }
+                }
                 FaultKind::Membership => {
                     // A spare node joins as a learner, is promoted, and leaves.
                     let s = spare;
@@ -527,6 +584,106 @@ impl FaultSchedule {
         actions.sort_by_key(|a| a.at_ms);
         FaultSchedule { actions }
     }
+}
+
+/// Draws one joint-consensus episode at `t` (thesis §4.3): replace a voter
+/// atomically (possibly the leader), add two spares `a` and `b` at once and
+/// remove them together later, or demote a voter and promote it back; with
+/// a drawn transition. `Explicit` enters are left by the application later,
+/// often after a leader change (the leader of the enter entry is then not
+/// the leader of the leave entry); crashes and isolation of the leader
+/// inside the joint state are drawn too.
+///
+/// Returns when a leader it crashed is back (`may_crash` allows it: fewer
+/// than a minority are down).
+fn joint_membership(
+    rng: &mut ChaCha8Rng,
+    push: &mut impl FnMut(u64, FaultAction),
+    (t, hold): (u64, u64),
+    (a, b): (u64, u64),
+    ids: &[u64],
+    may_crash: bool,
+) -> Option<u64> {
+    use ConfChangeType::{AddLearnerNode, AddNode, RemoveNode};
+    use JointTarget::{Learner, Node, Voter};
+    let transition = |rng: &mut ChaCha8Rng| match rng.random_range(0..3) {
+        0 => ConfChangeTransition::Auto,
+        1 => ConfChangeTransition::Implicit,
+        _ => ConfChangeTransition::Explicit,
+    };
+    let k = rng.random_range(0..ids.len().max(1));
+    let enter = transition(rng);
+    let changes = match rng.random_range(0..3) {
+        0 => vec![(AddNode, Node(a)), (RemoveNode, Voter(k))],
+        1 => vec![(AddNode, Node(a)), (AddNode, Node(b))],
+        _ => vec![(AddLearnerNode, Voter(k))],
+    };
+    let demote = changes.len() == 1;
+    let two = matches!(changes[..], [(AddNode, Node(_)), (AddNode, Node(_))]);
+    push(
+        t,
+        FaultAction::Joint {
+            transition: enter,
+            changes,
+        },
+    );
+    let leave_at = t + rng.random_range(200..hold.max(201));
+    // A leader change or a crash inside the joint state.
+    let mut crashed = None;
+    match rng.random_range(0..4) {
+        0 => {
+            let to = ids[rng.random_range(0..ids.len())];
+            push(
+                t + rng.random_range(20..200),
+                FaultAction::TransferLeader(to),
+            );
+        }
+        1 => {
+            let at = t + rng.random_range(20..200);
+            push(at, FaultAction::IsolateLeader);
+            push(at + rng.random_range(1500..4000), FaultAction::Heal);
+        }
+        2 if may_crash => {
+            let at = t + rng.random_range(1..100);
+            let back = at + rng.random_range(300..3000);
+            push(at, FaultAction::CrashLeader);
+            push(back, FaultAction::RestartAll);
+            crashed = Some(back);
+        }
+        _ => {}
+    }
+    if enter == ConfChangeTransition::Explicit {
+        push(leave_at, FaultAction::LeaveJoint);
+    }
+    let later = leave_at + rng.random_range(500..3000);
+    if demote {
+        // Promote a learner back (a simple change, or through a joint state).
+        let t2 = transition(rng);
+        push(
+            later,
+            FaultAction::Joint {
+                transition: t2,
+                changes: vec![(AddNode, Learner(0))],
+            },
+        );
+        if t2 == ConfChangeTransition::Explicit {
+            push(later + rng.random_range(200..2000), FaultAction::LeaveJoint);
+        }
+    } else if two {
+        // Remove both spares together, through a joint state again.
+        let t2 = transition(rng);
+        push(
+            later,
+            FaultAction::Joint {
+                transition: t2,
+                changes: vec![(RemoveNode, Node(a)), (RemoveNode, Node(b))],
+            },
+        );
+        if t2 == ConfChangeTransition::Explicit {
+            push(later + rng.random_range(200..2000), FaultAction::LeaveJoint);
+        }
+    }
+    crashed
 }
 
 /// The fault schedule installed in a cluster, and what it has in effect.

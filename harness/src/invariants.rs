@@ -26,6 +26,9 @@
 //!   leader; the majority that committed them keeps them (see
 //!   `durability`).
 //! - `check_quorum`: see [`crate::quorum_watch`].
+//! - `election_quorum`: a new leader holds its term's vote grants from a
+//!   quorum of its configuration, both halves while joint (see
+//!   [`crate::vote_watch`]).
 //! - `durable_ack`: a node sends an append ack or a granted vote only once
 //!   its disk holds what it promises (checked as the message is sent).
 //! - `apply_once`: the core hands each committed entry out once, in order,
@@ -39,6 +42,7 @@ use tinyraft::eraftpb::{Entry, HardState};
 
 use crate::quorum_watch::QuorumWatch;
 use crate::trace::{Fnv64, TraceEvent};
+use crate::vote_watch::VoteWatch;
 
 /// A broken invariant: which one, where in the run, and what led to it.
 ///
@@ -125,6 +129,8 @@ pub struct Checker {
     digests: BTreeMap<u64, u64>,
     /// The check-quorum watch.
     pub(crate) quorum: QuorumWatch,
+    /// The election-quorum watch.
+    pub(crate) votes: VoteWatch,
     /// Per node: the committed prefix its disk held after its last write,
     /// up to its own commit index (`committed_kept`).
     pub(crate) held: BTreeMap<u64, u64>,

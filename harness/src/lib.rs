@@ -66,9 +66,10 @@ pub mod swarm;
 pub mod teeth;
 pub mod timeline;
 pub mod trace;
+pub mod vote_watch;
 mod world;
 
-pub use cluster::{Cluster, SimConfig, Stats};
+pub use cluster::{Cluster, ConfChangeCounts, SimConfig, Stats};
 pub use disk::DiskConfig;
 pub use invariants::Violation;
 pub use net::NetConfig;

@@ -9,8 +9,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use bytes::Bytes;
 use prost::Message as _;
+use tinyraft::ConfChangeI;
 use tinyraft::eraftpb::{
-    ConfChange, ConfState, Entry, EntryType, HardState, Message, Snapshot, SnapshotMetadata,
+    ConfChange, ConfChangeV2, ConfState, Entry, EntryType, HardState, Message, Snapshot,
+    SnapshotMetadata,
 };
 use tinyraft::storage::{MemStorage, RaftState, Storage};
 use tinyraft::{Config, RawNode, Ready, StorageError};
@@ -27,8 +29,9 @@ pub(crate) struct Applied {
     pub(crate) data: Bytes,
     /// The KV command and its result, for normal entries that carry one.
     pub(crate) kv: Option<(Command, KvResult)>,
-    /// The membership after a conf-change entry.
-    pub(crate) conf: Option<(ConfChange, ConfState)>,
+    /// The change a conf-change entry carried (as a V2 change) and the
+    /// membership after it.
+    pub(crate) conf: Option<(ConfChangeV2, ConfState)>,
 }
 
 /// The writes of one `Ready`, in the order an engine makes them: the
@@ -161,7 +164,7 @@ impl Storage for SimStorage {
         let latest = self.disk.rl().latest_snapshot();
         let meta = latest.metadata.clone().unwrap_or_default();
         let cs = meta.conf_state.clone().unwrap_or_default();
-        let includes_to = to == 0 || cs.voters.contains(&to) || cs.learners.contains(&to);
+        let includes_to = to == 0 || cs.names(to);
         if meta.index >= request_index.max(1) && includes_to {
             return Ok(latest);
         }
@@ -486,17 +489,24 @@ fn apply_entry(
         kv: None,
         conf: None,
     };
-    // EntryConfChangeV2 (not applied until joint consensus lands) and unknown
-    // types are skipped, never read as another kind.
-    match EntryType::try_from(e.entry_type) {
+    // Unknown types are skipped, never read as another kind.
+    let decoded = match EntryType::try_from(e.entry_type) {
         Ok(EntryType::EntryConfChange) if !e.data.is_empty() => {
-            if let Ok(cc) = ConfChange::decode(&e.data[..]) {
-                if let Ok(cs) = raw.apply_conf_change(&cc) {
-                    store.wl().set_conf_state(cs.clone());
-                    a.conf = Some((cc, cs));
-                }
-            }
+            ConfChange::decode(&e.data[..]).ok().map(|c| c.into_v2())
         }
+        Ok(EntryType::EntryConfChangeV2) => ConfChangeV2::decode(&e.data[..]).ok(),
+        _ => None,
+    };
+    if let Some(cc) = decoded {
+        // Every node applies the same committed change to the same
+        // configuration, so a refusal here is the same everywhere.
+        if let Ok(cs) = raw.apply_conf_change(&cc) {
+            store.wl().set_conf_state(cs.clone());
+            a.conf = Some((cc, cs));
+        }
+        return a;
+    }
+    match EntryType::try_from(e.entry_type) {
         Ok(EntryType::EntryConfChange | EntryType::EntryConfChangeV2) | Err(_) => {}
         Ok(EntryType::EntryNormal) => {
             if let Some(cmd) = Command::decode(&e.data) {
@@ -526,7 +536,7 @@ impl SimNode {
             .map_err(|e| format!("entries: {e}"))?;
         if later
             .iter()
-            .any(|e| e.entry_type() == EntryType::EntryConfChange)
+            .any(|e| e.entry_type() != EntryType::EntryNormal)
         {
             return Ok(false);
         }

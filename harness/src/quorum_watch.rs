@@ -18,6 +18,8 @@
 
 use std::collections::BTreeMap;
 
+use tinyraft::quorum::JointConfig;
+
 use crate::invariants::Breach;
 
 /// Per-leader state of the check-quorum watch.
@@ -26,8 +28,8 @@ pub struct QuorumWatch {
     /// (leader, peer) → time of the last message delivered from peer.
     heard: BTreeMap<(u64, u64), u64>,
     /// node → (term it leads, time it began leading, time its voter set last
-    /// changed, that voter set).
-    leading: BTreeMap<u64, (u64, u64, u64, Vec<u64>)>,
+    /// changed, that voter set: both halves while joint).
+    leading: BTreeMap<u64, (u64, u64, u64, JointConfig)>,
 }
 
 impl QuorumWatch {
@@ -48,7 +50,7 @@ impl QuorumWatch {
     pub fn observe(
         &mut self,
         node: u64,
-        leading: Option<(u64, Vec<u64>)>,
+        leading: Option<(u64, JointConfig)>,
         now_ms: u64,
         window_ms: u64,
     ) -> Result<(), Breach> {
@@ -68,30 +70,40 @@ impl QuorumWatch {
             st.3 = voters.clone();
         }
         let (since, conf_since) = (st.1, st.2);
-        if voters.is_empty() {
+        if voters.ids().is_empty() {
             return Ok(());
         }
-        let mut times: Vec<u64> = voters
-            .iter()
-            .map(|&p| {
-                if p == node {
-                    now_ms
-                } else {
-                    self.heard.get(&(node, p)).copied().unwrap_or(0)
-                }
-            })
-            .collect();
-        times.sort_unstable_by(|a, b| b.cmp(a));
-        let q = voters.len() / 2 + 1;
-        let quorum_at = times[q - 1];
+        // The latest time a majority of `half` was heard from.
+        let half_at = |half: &std::collections::BTreeSet<u64>| {
+            let mut times: Vec<u64> = half
+                .iter()
+                .map(|&p| {
+                    if p == node {
+                        now_ms
+                    } else {
+                        self.heard.get(&(node, p)).copied().unwrap_or(0)
+                    }
+                })
+                .collect();
+            times.sort_unstable_by(|a, b| b.cmp(a));
+            times[half.len() / 2]
+        };
+        // While joint, a quorum is a majority of each half (thesis §4.3).
+        let quorum_at = [&voters.incoming, &voters.outgoing]
+            .into_iter()
+            .filter(|h| !h.is_empty())
+            .map(half_at)
+            .min()
+            .unwrap_or(0);
         let floor = quorum_at.max(since).max(conf_since);
         if now_ms > floor + window_ms {
             return Err((
                 "check_quorum",
                 format!(
                     "node {node} still leads term {term} at {now_ms} ms with check-quorum on, \
-                     though a quorum of voters {voters:?} was last heard from at {quorum_at} ms \
-                     (leading since {since} ms); it must step down within {window_ms} ms"
+                     though a quorum of voters {} was last heard from at {quorum_at} ms \
+                     (leading since {since} ms); it must step down within {window_ms} ms",
+                    crate::cluster::show(&voters)
                 ),
             ));
         }
@@ -109,7 +121,7 @@ mod tests {
     #[test]
     fn check_quorum_fires_on_a_leader_that_never_steps_down() {
         let mut w = QuorumWatch::default();
-        let voters = vec![1, 2, 3, 4, 5];
+        let voters = JointConfig::new([1, 2, 3, 4, 5].into());
         let window = 2 * 1000 + 100;
         w.observe(1, Some((3, voters.clone())), 0, window).unwrap();
         // Hearing from two peers (plus itself: a quorum of three) keeps it.
@@ -130,5 +142,33 @@ mod tests {
         // Stepping down clears it; a new term starts a new window.
         w.observe(1, None, 12_100, window).unwrap();
         w.observe(1, Some((5, voters)), 20_000, window).unwrap();
+    }
+
+    /// Thesis §4.3 with §6.2: while joint, hearing from a majority of the
+    /// new half only is no quorum; the leader must step down.
+    #[test]
+    fn check_quorum_needs_both_halves_while_joint() {
+        let mut w = QuorumWatch::default();
+        let voters = JointConfig::new_joint([1, 4, 5].into(), [1, 2, 3].into());
+        let window = 2 * 1000 + 100;
+        w.observe(1, Some((3, voters.clone())), 0, window).unwrap();
+        for t in (100..=2_100).step_by(100) {
+            w.delivered(1, 4, t);
+            w.delivered(1, 5, t);
+            w.observe(1, Some((3, voters.clone())), t, window).unwrap();
+        }
+        let e = w
+            .observe(1, Some((3, voters.clone())), 2_101, window)
+            .unwrap_err();
+        assert_eq!(e.0, "check_quorum", "{}", e.1);
+        // A majority of the old half too keeps it leading.
+        let mut w = QuorumWatch::default();
+        w.observe(1, Some((3, voters.clone())), 0, window).unwrap();
+        for t in (100..=5_000).step_by(100) {
+            for p in [2, 4] {
+                w.delivered(1, p, t);
+            }
+            w.observe(1, Some((3, voters.clone())), t, window).unwrap();
+        }
     }
 }

@@ -18,6 +18,8 @@
 //!   "shards": ["1/3"], "seeds": [1, 4, 7, …],
 //!   "counters": { "seeds": 1000, "sim_ms": …, "events": …, "elections": …, "commits": …,
 //!                 "client_ops": …, "client_ops_unknown": …, "fault_actions": …,
+//!                 "conf_simple": …, "conf_enter_joint": …, "conf_leave_joint": …,
+//!                 "conf_leave_in_later_term": …,
 //!                 "messages": …, "lin_unknown": …, "violations": … },
 //!   "commit_latency_ms": [[ms, count], …],
 //!   "failures": [{ "seed": …, "invariant": "…", "detail": "…", "also": […], "replay": "…" }],
@@ -68,6 +70,14 @@ pub struct Counters {
     pub client_ops_unknown: u64,
     /// Fault actions scheduled.
     pub fault_actions: u64,
+    /// Simple membership changes applied (thesis §4.1).
+    pub conf_simple: u64,
+    /// Changes that entered a joint configuration (thesis §4.3).
+    pub conf_enter_joint: u64,
+    /// Changes that left one.
+    pub conf_leave_joint: u64,
+    /// Leaves proposed in a later term than their enter.
+    pub conf_leave_in_later_term: u64,
     /// Messages sent.
     pub messages: u64,
     /// Seeds whose linearizability verdict was Unknown.
@@ -182,6 +192,10 @@ impl Summary {
             c.client_ops += r.client_ops;
             c.client_ops_unknown += r.client_ops_unknown;
             c.fault_actions += r.fault_actions as u64;
+            c.conf_simple += r.conf_changes.simple;
+            c.conf_enter_joint += r.conf_changes.enter_joint;
+            c.conf_leave_joint += r.conf_changes.leave_joint;
+            c.conf_leave_in_later_term += r.conf_changes.leave_in_later_term;
             c.messages += r.messages;
             for &l in &r.commit_latency_ms {
                 *lat.entry(l).or_default() += 1;
@@ -308,6 +322,22 @@ impl Summary {
             "client ops unknown", c.client_ops_unknown
         ));
         line(format!("{:<28} {:>14}", "fault actions", c.fault_actions));
+        line(format!(
+            "{:<28} {:>14}",
+            "conf changes: simple", c.conf_simple
+        ));
+        line(format!(
+            "{:<28} {:>14}",
+            "conf changes: joint enter", c.conf_enter_joint
+        ));
+        line(format!(
+            "{:<28} {:>14}",
+            "conf changes: joint leave", c.conf_leave_joint
+        ));
+        line(format!(
+            "{:<28} {:>14}",
+            "  ...in a later term", c.conf_leave_in_later_term
+        ));
         line(format!(
             "{:<28} {:>14} ms",
             "commit latency p50 (sim)",
@@ -474,6 +504,10 @@ pub fn merge(parts: &[Summary]) -> Result<Summary, String> {
         a.client_ops += b.client_ops;
         a.client_ops_unknown += b.client_ops_unknown;
         a.fault_actions += b.fault_actions;
+        a.conf_simple += b.conf_simple;
+        a.conf_enter_joint += b.conf_enter_joint;
+        a.conf_leave_joint += b.conf_leave_joint;
+        a.conf_leave_in_later_term += b.conf_leave_in_later_term;
         a.messages += b.messages;
         a.lin_unknown += b.lin_unknown;
         a.violations += b.violations;

@@ -18,6 +18,30 @@ impl From<(Vec<u64>, Vec<u64>)> for ConfState {
     }
 }
 
+impl ConfState {
+    /// Whether this configuration names `id` at all: as a voter of either
+    /// half, a learner, or a voter being demoted (`learners_next`). A
+    /// snapshot for a node must name it; checking only `voters` and
+    /// `learners` misses a voter that only the outgoing half of a joint
+    /// configuration (thesis §4.3) names.
+    ///
+    /// ```
+    /// # mod tinyraft { pub use tinyraft_proto::{eraftpb, prost}; }
+    /// use tinyraft::eraftpb::ConfState;
+    /// let mut cs = ConfState::from((vec![1, 2], vec![]));
+    /// cs.voters_outgoing = vec![1, 2, 3];
+    /// cs.learners_next = vec![3];
+    /// assert!(cs.names(3));
+    /// assert!(!cs.names(4));
+    /// ```
+    pub fn names(&self, id: u64) -> bool {
+        self.voters.contains(&id)
+            || self.learners.contains(&id)
+            || self.voters_outgoing.contains(&id)
+            || self.learners_next.contains(&id)
+    }
+}
+
 /// Whether `t` is a message a node generates for itself (never sent over the
 /// network): `MsgHup`, `MsgBeat`, `MsgUnreachable`, `MsgSnapStatus`,
 /// `MsgCheckQuorum`.

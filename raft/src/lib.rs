@@ -24,11 +24,18 @@
 //! - **Snapshots** (§7): a follower behind the compacted log gets a
 //!   `MsgSnapshot`; [`RawNode::report_snapshot`] reports the outcome.
 //! - **Leadership transfer** (thesis §3.10): [`RawNode::transfer_leader`].
-//! - **Membership change**, one node at a time through the log (thesis
-//!   §4.1), with Ongaro's 2015 fix (no change before the leader commits an
-//!   entry of its term) and etcd #12133's (no campaign with committed but
-//!   unapplied changes): [`RawNode::propose_conf_change`],
-//!   [`RawNode::apply_conf_change`]; learners receive the log but never vote.
+//! - **Membership change** through the log, with Ongaro's 2015 fix (no
+//!   change before the leader commits an entry of its term) and etcd
+//!   #12133's (no campaign with committed but unapplied changes):
+//!   [`RawNode::propose_conf_change`], [`RawNode::apply_conf_change`];
+//!   learners receive the log but never vote. A V1 `ConfChange` (or a
+//!   `ConfChangeV2` with one change and the `Auto` transition) changes one
+//!   voter directly (thesis §4.1); use a `ConfChangeV2` with several changes
+//!   to replace a replica or change two at once through **joint consensus**
+//!   (thesis §4.3: every decision needs a majority of the old and of the new
+//!   voters until the joint state is left), and `AddLearnerNode` for a voter
+//!   in it to demote that voter. See [`Raft::apply_conf_change`] for the
+//!   transitions and an example.
 //! - **ReadIndex** (thesis §6.4): [`RawNode::read_index`], confirmed by a
 //!   heartbeat round, or by the check-quorum lease with
 //!   [`ReadOnlyOption::LeaseBased`].

@@ -148,8 +148,39 @@ impl<S: Storage> RawNode<S> {
         self.step_propose(e)
     }
 
-    /// Proposes a membership change (see the `membership` rules on
-    /// [`Raft::apply_conf_change`]); refusals are `Err(ConfChangeRefused)`.
+    /// Proposes a membership change, a V1 [`ConfChange`](crate::eraftpb::ConfChange) or a
+    /// [`ConfChangeV2`](crate::eraftpb::ConfChangeV2) (see the rules and when to use which on
+    /// [`Raft::apply_conf_change`]); refusals are `Err(ConfChangeRefused)`
+    /// with nothing appended: a change while another is not applied yet,
+    /// before the leader committed an entry of its term, entering a joint
+    /// state while joint, leaving while not joint, or a configuration
+    /// without voters.
+    ///
+    /// ```
+    /// use tinyraft::eraftpb::{ConfChangeSingle, ConfChangeTransition, ConfChangeType, ConfChangeV2};
+    /// use tinyraft::storage::MemStorage;
+    /// use tinyraft::{Config, Error, RawNode};
+    ///
+    /// let store = MemStorage::new_with_conf_state((vec![1], vec![]));
+    /// let mut node = RawNode::with_default_logger(&Config::new(1), store.clone()).unwrap();
+    /// node.campaign().unwrap();
+    /// // Persist and advance until the leader's empty entry is applied.
+    /// while node.has_ready() {
+    ///     let rd = node.ready();
+    ///     store.wl().append(&rd.entries).unwrap();
+    ///     if let Some(hs) = &rd.hs {
+    ///         store.wl().set_hardstate(*hs);
+    ///     }
+    ///     node.advance(rd);
+    /// }
+    /// // Add 2 and 3 at once: one V2 change enters a joint configuration,
+    /// // which the leader leaves by itself once it is applied.
+    /// let add = |id| ConfChangeSingle { change_type: ConfChangeType::AddNode as i32, node_id: id };
+    /// let cc = ConfChangeV2 { changes: vec![add(2), add(3)], ..Default::default() };
+    /// node.propose_conf_change("", cc.clone()).unwrap();
+    /// // A second change while the first is pending is refused.
+    /// assert!(matches!(node.propose_conf_change("", cc), Err(Error::ConfChangeRefused(_))));
+    /// ```
     pub fn propose_conf_change(
         &mut self,
         context: impl Into<Bytes>,

@@ -82,7 +82,7 @@ impl<S: Storage> Raft<S> {
             return;
         }
         let cs = meta.conf_state.clone().unwrap_or_default();
-        if !cs.voters.contains(&self.id) && !cs.learners.contains(&self.id) {
+        if !cs.names(self.id) {
             // Made before we were added: not ours to install (we would leave
             // our own group). Answer with our commit index, as etcd does, so
             // the leader stops waiting on it; its next attempt asks the

@@ -258,6 +258,20 @@ impl RawCluster {
             .unwrap_or_default()
     }
 
+    /// Snapshots node `id`'s storage at its applied index (with its current
+    /// membership and a placeholder image) and compacts its log up to it.
+    pub fn snapshot_and_compact(&mut self, id: u64) {
+        let rn = self.node(id);
+        let applied = rn.raft.raft_log.applied;
+        let cs = rn.raft.prs().conf_state();
+        let store = rn.store().clone();
+        store
+            .wl()
+            .create_snapshot(applied, Some(cs), "image".into())
+            .expect("snapshot");
+        store.wl().compact(applied).expect("compact");
+    }
+
     /// Ids of the nodes that think they lead, with their terms.
     pub fn leaders(&self) -> Vec<(u64, u64)> {
         self.nodes

@@ -491,15 +491,7 @@ fn five_mem_node_joiner_gets_snapshot_including_it_bug5() {
         cl.settle();
     }
     for id in 1..=3 {
-        let rn = cl.node(id);
-        let applied = rn.raft.raft_log.applied;
-        let cs = rn.raft.prs().conf_state();
-        let store = rn.store().clone();
-        store
-            .wl()
-            .create_snapshot(applied, Some(cs), "image".into())
-            .expect("snapshot");
-        store.wl().compact(applied).expect("compact");
+        cl.snapshot_and_compact(id);
     }
     cl.add(4, raw_node_from(&new_config(4, ET, 1), MemStorage::new()));
     cl.node(1)

@@ -85,7 +85,7 @@ fn auto_and_implicit_enter_then_leave_by_themselves_4_3() {
         (Implicit, vec![(AddNode, 4)]),
     ] {
         let mut cl = led_by_1(&[1, 2, 3, 4, 5]);
-        // 4 and 5 start as non-voters in everyone's view: remove them first.
+        // 4 and 5 start as voters in everyone's view: remove them first.
         change(&mut cl, 1, v2(Auto, &[(RemoveNode, 4)]));
         change(&mut cl, 1, v2(Auto, &[(RemoveNode, 5)]));
         assert_eq!(conf(&mut cl, 1), cs(&[1, 2, 3], &[], &[], &[]));
@@ -138,23 +138,25 @@ fn explicit_transition_waits_for_the_application_to_leave_4_3() {
     );
 }
 
+/// Node 1 leads {1, 2, 3} moving to {1, 4, 5}, held in the joint state
+/// (`Explicit`).
+fn joint_145_over_123() -> RawCluster {
+    let mut cl = led_by_1(&[1, 2, 3, 4, 5]);
+    // 4 and 5 start as voters in everyone's view: remove them first.
+    change(&mut cl, 1, v2(Auto, &[(RemoveNode, 4)]));
+    change(&mut cl, 1, v2(Auto, &[(RemoveNode, 5)]));
+    let replace = [(AddNode, 4), (AddNode, 5), (RemoveNode, 2), (RemoveNode, 3)];
+    change(&mut cl, 1, v2(Explicit, &replace));
+    assert_eq!(conf(&mut cl, 1), cs(&[1, 4, 5], &[1, 2, 3], &[], &[]));
+    cl
+}
+
 /// Thesis §4.3: while joint, commitment needs a majority of both halves.
 /// With 2 and 3 down, {1, 4, 5} is a majority of the new configuration but
 /// not of the old one {1, 2, 3}: nothing commits until 2 is back.
 #[test]
 fn joint_commit_needs_both_majorities_4_3() {
-    let mut cl = led_by_1(&[1, 2, 3, 4, 5]);
-    change(&mut cl, 1, v2(Auto, &[(RemoveNode, 4)]));
-    change(&mut cl, 1, v2(Auto, &[(RemoveNode, 5)]));
-    change(
-        &mut cl,
-        1,
-        v2(
-            Explicit,
-            &[(AddNode, 4), (AddNode, 5), (RemoveNode, 2), (RemoveNode, 3)],
-        ),
-    );
-    assert_eq!(conf(&mut cl, 1), cs(&[1, 4, 5], &[1, 2, 3], &[], &[]));
+    let mut cl = joint_145_over_123();
     cl.pause(2);
     cl.pause(3);
     let before = cl.node(1).raft.raft_log.committed;
@@ -398,17 +400,7 @@ fn joint_state_survives_snapshot_and_restart_4_3() {
 /// heartbeat acks from a majority of both halves.
 #[test]
 fn read_index_in_joint_needs_both_majorities_4_3() {
-    let mut cl = led_by_1(&[1, 2, 3, 4, 5]);
-    change(&mut cl, 1, v2(Auto, &[(RemoveNode, 4)]));
-    change(&mut cl, 1, v2(Auto, &[(RemoveNode, 5)]));
-    change(
-        &mut cl,
-        1,
-        v2(
-            Explicit,
-            &[(AddNode, 4), (AddNode, 5), (RemoveNode, 2), (RemoveNode, 3)],
-        ),
-    );
+    let mut cl = joint_145_over_123();
     cl.pause(2);
     cl.pause(3);
     cl.node(1).read_index("r1");
@@ -451,4 +443,32 @@ fn no_campaign_with_an_unapplied_v2_change_etcd_12133() {
     r.step(hup(1)).expect("hup");
     assert_eq!(r.state, StateRole::Follower);
     assert!(take_msgs(&mut r).is_empty());
+}
+
+/// Found by the campaign (seed 3764 of the default run): a node that only
+/// the outgoing half names (a voter being demoted, in `learners_next`) and
+/// that is behind a compacted log must install the leader's snapshot of the
+/// joint configuration. It used to ignore it as "not naming this node"
+/// (only `voters` and `learners` were read), so it never caught up and the
+/// outgoing half lost its majority.
+#[test]
+fn snapshot_naming_a_node_only_in_the_outgoing_half_is_installed_4_3() {
+    let mut cl = led_by_1(&[1, 2, 3]);
+    cl.pause(3);
+    change(&mut cl, 1, v2(Explicit, &[(AddLearnerNode, 3)]));
+    assert_eq!(conf(&mut cl, 1).learners_next, vec![3]);
+    for i in 0..3 {
+        cl.node(1).propose("", format!("e{i}")).expect("propose");
+        cl.settle();
+    }
+    for id in [1, 2] {
+        cl.snapshot_and_compact(id);
+    }
+    cl.resume(3);
+    for _ in 0..3 * ET {
+        cl.tick_all();
+    }
+    assert_eq!(conf(&mut cl, 3), cs(&[1, 2], &[1, 2, 3], &[], &[3]));
+    let leader_commit = cl.node(1).raft.raft_log.committed;
+    assert_eq!(cl.node(3).raft.raft_log.committed, leader_commit);
 }

@@ -131,4 +131,23 @@ pub struct Stats {
     pub messages: u64,
     /// Steps the core refused with an error (stale or foreign messages).
     pub step_errors: u64,
+    /// Committed conf changes by kind: simple (V1 or one-change V2), joint
+    /// enters, joint leaves (counted once, at their first apply anywhere).
+    pub conf_changes: ConfChangeCounts,
+}
+
+/// Committed membership changes of a run, by kind.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ConfChangeCounts {
+    /// Simple changes (thesis §4.1).
+    pub simple: u64,
+    /// Changes that entered a joint configuration (thesis §4.3).
+    pub enter_joint: u64,
+    /// Changes that left one.
+    pub leave_joint: u64,
+    /// Leaves proposed in a later term than their enter (by another
+    /// leader, or the same node after losing and regaining the lead).
+    pub leave_in_later_term: u64,
+    /// The term of the last joint enter (to tell the above).
+    pub last_enter_term: u64,
 }

@@ -2,7 +2,7 @@
 //! the writes, finish them when the disk syncs, and apply what is committed.
 
 use rand::Rng;
-use tinyraft::eraftpb::{Message, MessageType};
+use tinyraft::eraftpb::{ConfChangeSingle, ConfChangeV2, Message, MessageType};
 use tinyraft::storage::Storage;
 
 use super::Cluster;
@@ -332,10 +332,22 @@ impl Cluster {
             if let Some((cc, cs)) = &a.conf {
                 self.push(EventKind::ConfChange {
                     node: id,
-                    change: format!("{:?} {} -> {cs}", cc.change_type(), cc.node_id),
+                    change: format!("{} -> {cs}", describe_change(cc)),
                 });
                 if first {
-                    self.committed_voters = cs.voters.clone();
+                    let n = &mut self.stats.conf_changes;
+                    if cc.leave_joint() {
+                        n.leave_joint += 1;
+                        if n.last_enter_term != a.term {
+                            n.leave_in_later_term += 1;
+                        }
+                    } else if cc.enter_joint().is_some() {
+                        n.enter_joint += 1;
+                        n.last_enter_term = a.term;
+                    } else {
+                        n.simple += 1;
+                    }
+                    self.set_committed_config(cs);
                     self.check_durability();
                 }
                 // A node replaying its log after a restart (its durable
@@ -370,4 +382,21 @@ fn needs_durable_state(m: &Message) -> bool {
         m.msg_type(),
         MessageType::MsgAppendResponse | MessageType::MsgRequestVoteResponse
     )
+}
+
+/// `AddNode 4`, or `Explicit [AddNode 4, RemoveNode 1]` for a joint change,
+/// or `leave joint`.
+pub(crate) fn describe_change(cc: &ConfChangeV2) -> String {
+    let one = |c: &ConfChangeSingle| format!("{:?} {}", c.change_type(), c.node_id);
+    if cc.leave_joint() {
+        return "leave joint".into();
+    }
+    match (cc.enter_joint(), cc.changes.as_slice()) {
+        (None, [c]) => one(c),
+        _ => format!(
+            "{:?} [{}]",
+            cc.transition(),
+            cc.changes.iter().map(one).collect::<Vec<_>>().join(", ")
+        ),
+    }
 }

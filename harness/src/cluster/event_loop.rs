@@ -42,6 +42,7 @@ impl Cluster {
             self.push(EventKind::Deliver { id, from, to });
         }
         self.checker.quorum.delivered(to, from, self.world.now());
+        self.checker.votes.delivered(&msg);
         self.step(to, msg);
         if is_snap {
             self.snapshot_reported(from, to, true);

@@ -7,10 +7,13 @@ use std::collections::BTreeSet;
 
 use bytes::Bytes;
 use rand::Rng;
-use tinyraft::eraftpb::{ConfChange, ConfChangeType};
+use tinyraft::eraftpb::{
+    ConfChange, ConfChangeSingle, ConfChangeTransition, ConfChangeType, ConfChangeV2,
+};
 
 use super::Cluster;
-use crate::faults::{FaultAction, FaultSchedule, Reaction, Trigger};
+use super::drive::describe_change;
+use crate::faults::{FaultAction, FaultSchedule, JointTarget, Reaction, Trigger};
 use crate::net::NetConfig;
 use crate::trace::EventKind;
 use crate::world::Event;
@@ -100,6 +103,21 @@ impl Cluster {
                     }
                 }
             }
+            // Raft's configurations take effect when applied (as in etcd
+            // and raft-rs), so a member of the committed configuration that
+            // has not applied its promotion does not campaign, yet rejects
+            // candidates whose logs are behind its own. A majority alone can
+            // then be stuck (a promoted learner holding the newest entries,
+            // every voter behind it). When no core member that may
+            // campaign has a log as up to date as every core member's, the
+            // core also takes the most up-to-date node that may.
+            if added.is_empty() && !self.core_has_candidate(&core) {
+                if let Some(c) = self.most_up_to_date_candidate() {
+                    if core.insert(c) {
+                        added.push(c);
+                    }
+                }
+            }
             if added.is_empty() {
                 break;
             }
@@ -111,6 +129,52 @@ impl Cluster {
             }
         }
         self.faults.core = Some(core);
+    }
+
+    /// A node's (may it campaign by its own configuration, last log
+    /// position (term, index)); a crashed node is judged by its disk.
+    fn candidacy(&self, id: u64) -> Option<(bool, (u64, u64))> {
+        use tinyraft::storage::Storage;
+        let n = self.nodes.get(&id)?;
+        Some(match n.raw.as_ref() {
+            Some(raw) => {
+                let l = &raw.raft.raft_log;
+                (raw.raft.prs().is_voter(id), (l.last_term(), l.last_index()))
+            }
+            None => {
+                let st = n.store.initial_state().ok()?;
+                let cs = &st.conf_state;
+                let voter = cs.voters.contains(&id) || cs.voters_outgoing.contains(&id);
+                let li = n.store.last_index().unwrap_or(0);
+                (voter, (n.store.term(li).unwrap_or(0), li))
+            }
+        })
+    }
+
+    /// Whether some member of `core` may campaign and has a log at least as
+    /// up to date (Raft §5.4.1) as every member of `core`.
+    fn core_has_candidate(&self, core: &BTreeSet<u64>) -> bool {
+        let all: Vec<(bool, (u64, u64))> =
+            core.iter().filter_map(|&id| self.candidacy(id)).collect();
+        let Some(newest) = all.iter().map(|c| c.1).max() else {
+            return true;
+        };
+        all.iter().any(|&(voter, last)| voter && last >= newest)
+    }
+
+    /// The member of the committed configuration that may campaign by its
+    /// own configuration and holds the most up-to-date log (ties to the
+    /// lower id).
+    fn most_up_to_date_candidate(&self) -> Option<u64> {
+        let mut best: Option<((u64, u64), u64)> = None;
+        for id in self.committed_config.ids() {
+            if let Some((true, last)) = self.candidacy(id) {
+                if best.is_none_or(|(b, _)| last > b) {
+                    best = Some((last, id));
+                }
+            }
+        }
+        best.map(|(_, id)| id)
     }
 
     pub(crate) fn fault_event(&mut self, step: usize) {
@@ -295,7 +359,94 @@ impl Cluster {
                     self.connect(v);
                 }
             }
+            FaultAction::Joint {
+                transition,
+                changes,
+            } => self.propose_joint(transition, &changes),
+            FaultAction::LeaveJoint => {
+                if !self.propose_leave_joint() {
+                    // Not decided yet (no leader, the enter change still in
+                    // flight, or the proposal refused): the application
+                    // tries again.
+                    self.world.schedule(now + 300, Event::Fault { step });
+                }
+            }
         }
+    }
+
+    /// Proposes one `ConfChangeV2` on the leader, its targets resolved
+    /// against the leader's configuration; spares that join are created.
+    fn propose_joint(
+        &mut self,
+        transition: ConfChangeTransition,
+        changes: &[(ConfChangeType, JointTarget)],
+    ) {
+        let Some(l) = self.leader() else { return };
+        let Some(raw) = self.nodes.get(&l).and_then(|n| n.raw.as_ref()) else {
+            return;
+        };
+        let m = raw.raft.prs().membership();
+        let voters: Vec<u64> = m.voters.iter().copied().collect();
+        let learners: Vec<u64> = m.learners.iter().copied().collect();
+        let pick = |v: &[u64], k: usize| (!v.is_empty()).then(|| v[k % v.len()]);
+        let resolved: Vec<ConfChangeSingle> = changes
+            .iter()
+            .filter_map(|&(t, target)| {
+                let id = match target {
+                    JointTarget::Node(n) => Some(n),
+                    JointTarget::Voter(k) => pick(&voters, k),
+                    JointTarget::Learner(k) => pick(&learners, k),
+                }?;
+                Some(ConfChangeSingle {
+                    change_type: t as i32,
+                    node_id: id,
+                })
+            })
+            .collect();
+        if resolved.is_empty() {
+            return;
+        }
+        for c in &resolved {
+            if c.change_type() != ConfChangeType::RemoveNode && !self.nodes.contains_key(&c.node_id)
+            {
+                self.spawn_empty(c.node_id);
+            }
+        }
+        let cc = ConfChangeV2 {
+            transition: transition as i32,
+            changes: resolved,
+            context: Bytes::new(),
+        };
+        self.push(EventKind::Note {
+            text: format!("leader {l} proposes {}", describe_change(&cc)),
+        });
+        if let Some(raw) = self.nodes.get_mut(&l).and_then(|n| n.raw.as_mut()) {
+            let _ = raw.propose_conf_change(Bytes::new(), cc);
+        }
+        self.drive(l);
+    }
+
+    /// Proposes the empty `ConfChangeV2` that leaves a joint configuration
+    /// on the leader. True when there is nothing more to do: the leave is
+    /// in the leader's log, or no joint state is entered or entering.
+    fn propose_leave_joint(&mut self) -> bool {
+        let Some(l) = self.leader() else { return false };
+        let Some(raw) = self.nodes.get_mut(&l).and_then(|n| n.raw.as_mut()) else {
+            return false;
+        };
+        let r = &raw.raft;
+        let change_in_flight = r.pending_conf_index > r.raft_log.applied;
+        if !r.prs().is_joint() {
+            return !change_in_flight;
+        }
+        if change_in_flight {
+            return false;
+        }
+        let ok = raw
+            .propose_conf_change(Bytes::new(), ConfChangeV2::default())
+            .is_ok();
+        self.drive(l);
+        ok
     }
 
     /// Called when leader `id` of `term` has just advanced its commit index:

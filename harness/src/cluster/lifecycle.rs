@@ -28,7 +28,7 @@ impl Cluster {
                     .and_then(|l| self.nodes.get(&l))
                     .and_then(|n| n.raw.as_ref())
                     .map(|r| r.raft.prs().conf_state())
-                    .unwrap_or_else(|| (self.committed_voters.clone(), vec![]).into());
+                    .unwrap_or_else(|| self.committed_conf_state());
                 MemStorage::new_with_conf_state(cs)
             }
         };

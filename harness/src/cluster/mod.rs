@@ -31,6 +31,7 @@ use std::collections::BTreeMap;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use tinyraft::StateRole;
+use tinyraft::quorum::JointConfig;
 use tinyraft::storage::MemStorage;
 
 use crate::client::Clients;
@@ -41,7 +42,8 @@ use crate::node::SimNode;
 use crate::trace::{EventKind, Trace};
 use crate::world::World;
 
-pub use config::{SimConfig, Stats};
+pub use config::{ConfChangeCounts, SimConfig, Stats};
+pub(crate) use observe::show;
 
 /// A simulated Raft cluster.
 ///
@@ -72,15 +74,17 @@ pub struct Cluster {
     next_msg_id: u64,
     last_role: BTreeMap<u64, (StateRole, u64, u64)>,
     last_commit: BTreeMap<u64, u64>,
-    last_voters: BTreeMap<u64, Vec<u64>>,
+    /// Each leader's voter configuration when last observed (both halves
+    /// while joint).
+    last_voters: BTreeMap<u64, JointConfig>,
     proposed_at: BTreeMap<u64, (u64, u64)>,
     pub(crate) stats: Stats,
     pub(crate) clients: Clients,
     pub(crate) faults: FaultState,
-    /// The voter set of the latest configuration any node applied: the
-    /// cluster's committed membership (a conf change is applied only once
-    /// committed).
-    committed_voters: Vec<u64>,
+    /// The voters of the latest configuration any node applied, both halves
+    /// while joint: the cluster's committed membership (a conf change is
+    /// applied only once committed).
+    pub(super) committed_config: JointConfig,
 }
 
 impl Cluster {
@@ -108,10 +112,10 @@ impl Cluster {
             stats: Stats::default(),
             clients: Clients::default(),
             faults: FaultState::default(),
-            committed_voters: (1..=cfg.nodes as u64).collect(),
+            committed_config: JointConfig::new((1..=cfg.nodes as u64).collect()),
             cfg,
         };
-        let voters = c.committed_voters.clone();
+        let voters: Vec<u64> = c.committed_config.ids().into_iter().collect();
         for &id in &voters {
             let store = MemStorage::new_with_conf_state((voters.clone(), vec![]));
             let profile = c.draw_profile();
@@ -236,7 +240,7 @@ mod tests {
         c.add_node(4).unwrap();
         c.add_node(5).unwrap();
         c.one(b"after growth".to_vec(), 5, true).unwrap();
-        assert_eq!(c.committed_voters, vec![1, 2, 3, 4, 5]);
+        assert_eq!(c.committed_config, JointConfig::new([1, 2, 3, 4, 5].into()));
         c
     }
 

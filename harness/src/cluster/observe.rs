@@ -1,7 +1,11 @@
 //! Observation after a node moved: role, hard state and commit changes are
 //! traced and checked; durability of the committed prefix across crashes.
 
+use std::collections::BTreeSet;
+
 use tinyraft::StateRole;
+use tinyraft::eraftpb::ConfState;
+use tinyraft::quorum::JointConfig;
 use tinyraft::storage::{MemStorage, Storage};
 
 use super::Cluster;
@@ -41,6 +45,10 @@ impl Cluster {
                 if let Err(b) = self.checker.on_role(id, r.term, true) {
                     breaches.push(b);
                 }
+                let config = r.prs().joint_config();
+                if let Err(b) = self.checker.votes.on_leader(id, r.term, config) {
+                    breaches.push(b);
+                }
                 let last = r.raft_log.last_index();
                 if let Err(b) = self
                     .checker
@@ -68,27 +76,29 @@ impl Cluster {
                     // this event applied a conf change, or the one after
                     // (the core re-counts when a change shrinks the quorum):
                     // a durable majority of either is sound.
-                    let now_voters = r.prs().voter_ids();
+                    let now_voters = r.prs().joint_config().clone();
                     let before = self
                         .last_voters
                         .get(&id)
                         .cloned()
                         .unwrap_or_else(|| now_voters.clone());
-                    let holding = |vs: &[u64]| {
-                        vs.iter()
-                            .filter(|v| {
-                                self.nodes
-                                    .get(v)
-                                    .is_some_and(|n| durably_holds(&n.store, commit, t))
-                            })
-                            .count()
-                    };
-                    let (h_now, h_before) = (holding(&now_voters), holding(&before));
-                    if h_now * 2 <= now_voters.len() && h_before * 2 <= before.len() {
+                    let holding: BTreeSet<u64> = now_voters
+                        .ids()
+                        .union(&before.ids())
+                        .copied()
+                        .filter(|v| {
+                            self.nodes
+                                .get(v)
+                                .is_some_and(|n| durably_holds(&n.store, commit, t))
+                        })
+                        .collect();
+                    // While joint, a majority of each half (thesis §4.3).
+                    if !now_voters.has_quorum(&holding) && !before.has_quorum(&holding) {
                         breaches.push((
                             "commit_quorum",
                             format!(
-                                "leader {id} committed {t}/{commit} but only {h_now} of voters {now_voters:?} store it durably",
+                                "leader {id} committed {t}/{commit} but only {holding:?} of voters {} store it durably",
+                                show(&now_voters)
                             ),
                         ));
                     }
@@ -108,7 +118,7 @@ impl Cluster {
             ));
         }
         let leading = (r.state == StateRole::Leader && self.cfg.check_quorum)
-            .then(|| (r.term, r.prs().voter_ids()));
+            .then(|| (r.term, r.prs().joint_config().clone()));
         let window = crate::checks::check_quorum_window(&self.cfg);
         if let Err(b) = self
             .checker
@@ -118,9 +128,9 @@ impl Cluster {
             breaches.push(b);
         }
         if r.state == StateRole::Leader {
-            let voters = r.prs().voter_ids();
-            if self.last_voters.get(&id) != Some(&voters) {
-                self.last_voters.insert(id, voters);
+            let voters = r.prs().joint_config();
+            if self.last_voters.get(&id) != Some(voters) {
+                self.last_voters.insert(id, voters.clone());
             }
         } else {
             self.last_voters.remove(&id);
@@ -141,17 +151,19 @@ impl Cluster {
         }
     }
 
-    /// The voter sets that could elect a leader now: the committed one, and
-    /// the one each live member of it currently uses (a member that has not
-    /// applied the latest change yet still counts votes by the one before;
-    /// single-step changes keep the two overlapping). Sorted, deduplicated.
+    /// The voter sets that could elect a leader now, as halves that each
+    /// need a majority: the committed configuration's, and those each live
+    /// voter of it currently uses (a member that has not applied the latest
+    /// change yet still counts votes by the one before; single-step changes
+    /// keep the two overlapping, and a joint configuration is two halves
+    /// that both need a majority, thesis §4.3). Sorted, deduplicated.
     pub(crate) fn voter_configs(&self) -> Vec<Vec<u64>> {
-        let mut configs = vec![self.committed_voters.clone()];
-        for id in &self.committed_voters {
-            if let Some(raw) = self.nodes.get(id).and_then(|n| n.raw.as_ref()) {
-                let vs = raw.raft.prs().voter_ids();
-                if vs.contains(id) {
-                    configs.push(vs);
+        let mut configs = halves(&self.committed_config);
+        for id in self.committed_config.ids() {
+            if let Some(raw) = self.nodes.get(&id).and_then(|n| n.raw.as_ref()) {
+                let jc = raw.raft.prs().joint_config();
+                if jc.contains(id) {
+                    configs.extend(halves(jc));
                 }
             }
         }
@@ -161,17 +173,18 @@ impl Cluster {
     }
 
     /// Durability (Raft §5.4 with crashes that lose unsynced writes): no
-    /// quorum of the committed voter set can form without a node whose disk
-    /// still holds the committed prefix; otherwise that quorum could elect a
-    /// leader lacking a committed entry. Checked after every crash, restart
-    /// and membership change, the only events that shrink what is durable
-    /// or change the quorums.
+    /// quorum of the committed configuration (a majority of each half while
+    /// joint) can form without a node whose disk still holds the committed
+    /// prefix; otherwise that quorum could elect a leader lacking a
+    /// committed entry. Checked after every crash, restart and membership
+    /// change, the only events that shrink what is durable or change the
+    /// quorums.
     ///
     /// Only the committed configuration is checked: a member still counting
     /// by an older one cannot gather its votes past the members whose longer
     /// logs hold the newer configuration (the safety argument of apply-time
-    /// single-step changes). Had one done so, election safety, leader
-    /// completeness and state machine safety would still catch the
+    /// changes, single-step or joint). Had one done so, election safety,
+    /// leader completeness and state machine safety would still catch the
     /// consequences.
     pub(super) fn check_durability(&mut self) {
         let g = self.checker.committed_len();
@@ -184,14 +197,52 @@ impl Cluster {
                 .get(id)
                 .is_some_and(|n| durably_holds(&n.store, g, t))
         };
-        let vs = &self.committed_voters;
-        let missing: Vec<u64> = vs.iter().copied().filter(|v| !holds(v)).collect();
-        if missing.len() > vs.len() / 2 {
+        let vs = &self.committed_config;
+        let missing: BTreeSet<u64> = vs.ids().into_iter().filter(|v| !holds(v)).collect();
+        if vs.has_quorum(&missing) {
             let detail = format!(
-                "committed entry {t}/{g} is missing from the disks of {missing:?}, a quorum of voters {vs:?}"
+                "committed entry {t}/{g} is missing from the disks of {missing:?}, a quorum of voters {}",
+                show(vs)
             );
             self.breach(("durability", detail));
         }
+    }
+
+    /// Records the configuration a node applied first (the committed one).
+    pub(super) fn set_committed_config(&mut self, cs: &ConfState) {
+        self.committed_config = JointConfig::new_joint(
+            cs.voters.iter().copied().collect(),
+            cs.voters_outgoing.iter().copied().collect(),
+        );
+    }
+
+    /// The committed configuration as a `ConfState` with voters only (both
+    /// halves while joint).
+    pub(crate) fn committed_conf_state(&self) -> ConfState {
+        ConfState {
+            voters: self.committed_config.incoming.iter().copied().collect(),
+            voters_outgoing: self.committed_config.outgoing.iter().copied().collect(),
+            ..Default::default()
+        }
+    }
+}
+
+/// The non-empty halves of a voter configuration.
+fn halves(jc: &JointConfig) -> Vec<Vec<u64>> {
+    [&jc.incoming, &jc.outgoing]
+        .into_iter()
+        .filter(|h| !h.is_empty())
+        .map(|h| h.iter().copied().collect())
+        .collect()
+}
+
+/// `[1, 2, 3]`, or `[1, 2, 4] & [1, 2, 3]` while joint.
+pub(crate) fn show(jc: &JointConfig) -> String {
+    let v = |h: &BTreeSet<u64>| format!("{:?}", h.iter().collect::<Vec<_>>());
+    if jc.is_joint() {
+        format!("{} & {}", v(&jc.incoming), v(&jc.outgoing))
+    } else {
+        v(&jc.incoming)
     }
 }
 

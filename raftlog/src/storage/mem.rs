@@ -307,7 +307,7 @@ impl MemStorageCore {
                 || s.metadata
                     .as_ref()
                     .and_then(|m| m.conf_state.as_ref())
-                    .is_some_and(|cs| cs.voters.contains(&to) || cs.learners.contains(&to))
+                    .is_some_and(|cs| cs.names(to))
         };
         if self.snapshot_index() >= request_index && includes_to(&latest) {
             return Ok(latest);
