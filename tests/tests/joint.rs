@@ -472,3 +472,20 @@ fn snapshot_naming_a_node_only_in_the_outgoing_half_is_installed_4_3() {
     let leader_commit = cl.node(1).raft.raft_log.committed;
     assert_eq!(cl.node(3).raft.raft_log.committed, leader_commit);
 }
+
+/// Bad input never panics: a snapshot whose conf state is joint with no
+/// incoming voter (no valid configuration) is installed without a panic.
+#[test]
+fn malformed_joint_conf_state_in_a_snapshot_does_not_panic() {
+    let mut r = new_raft(2, &[1, 2, 3], ET, 1);
+    let mut snap = snapshot(10, 1, &[], &[]);
+    let meta = snap.metadata.as_mut().expect("metadata");
+    let cs = meta.conf_state.as_mut().expect("conf state");
+    cs.voters_outgoing = vec![1, 2, 3];
+    cs.learners_next = vec![2, 9];
+    cs.auto_leave = true;
+    let mut m = msg(1, 2, MessageType::MsgSnapshot, 2);
+    m.snapshot = Some(snap);
+    let _ = r.step(m);
+    assert!(r.prs().is_voter(2));
+}

@@ -114,13 +114,11 @@ impl ProgressTracker {
     /// probing from `next_idx`, members it no longer names are dropped
     /// (so a voter removed through the joint state keeps its progress until
     /// the leave applies), everyone else keeps theirs (a promoted learner
-    /// keeps its progress). Returns the ids that were added.
+    /// keeps its progress). Returns the ids that were added. `conf` is taken
+    /// as it is: changes come checked from [`Membership::apply_committed`],
+    /// and a conf state from storage or a snapshot is normalised by
+    /// [`apply_conf_state`](Self::apply_conf_state), never trusted to panic on.
     pub(crate) fn set_membership(&mut self, conf: Membership, next_idx: u64) -> Vec<u64> {
-        debug_assert!(
-            conf.check().is_ok(),
-            "tracker membership invariant: {:?}",
-            conf.check()
-        );
         let members: BTreeSet<u64> = conf
             .voters
             .iter()
