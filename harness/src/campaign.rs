@@ -60,6 +60,17 @@ pub struct CampaignOptions {
     pub reshape: Reshape,
     /// Bug injection (see [`SimConfig::bug_fsync_ignores_snapshot`]).
     pub bug_fsync_ignores_snapshot: bool,
+    /// Run past safety violations to the end (see
+    /// [`SimConfig::keep_going`]): the liveness and linearizability checks
+    /// still run, and every invariant violated is reported.
+    pub keep_going: bool,
+    /// Clients give up on an operation this many simulated ms after calling
+    /// it (its outcome is then unknown to them, as after a timeout in a
+    /// real client); `None`: they retry until it completes.
+    pub client_deadline_ms: Option<u64>,
+    /// Keep the client history of failing seeds and of seeds whose
+    /// linearizability verdict is Unknown in [`SeedReport::history`].
+    pub keep_histories: bool,
 }
 
 impl Default for CampaignOptions {
@@ -81,9 +92,17 @@ impl Default for CampaignOptions {
             lease_reads: LEASE_READS,
             reshape: Reshape::default(),
             bug_fsync_ignores_snapshot: false,
+            keep_going: false,
+            client_deadline_ms: Some(CLIENT_DEADLINE_MS),
+            keep_histories: false,
         }
     }
 }
+
+/// The default client deadline: an operation not answered within 5 s of
+/// simulated time is given up on (several retry timeouts, longer than most
+/// leader changes, shorter than the longest partitions and crashes).
+pub const CLIENT_DEADLINE_MS: u64 = 5_000;
 
 /// Whether swarm draws include lease reads by default (on half of the
 /// check-quorum seeds).
@@ -133,6 +152,8 @@ pub struct SeedReport {
     pub commits: u64,
     /// Client operations completed.
     pub client_ops: u64,
+    /// Client operations given up on (outcome unknown to the client).
+    pub client_ops_unknown: u64,
     /// Commit latency samples (simulated ms).
     pub commit_latency_ms: Vec<u64>,
     /// Messages sent.
@@ -145,12 +166,18 @@ pub struct SeedReport {
     pub conf_changes: crate::ConfChangeCounts,
     /// The first violation (safety, liveness or linearizability), if any.
     pub violation: Option<Violation>,
+    /// With `keep_going`: the first violation of every other invariant
+    /// violated after it, in order.
+    pub later_violations: Vec<Violation>,
     /// The embedder profile of every node that ran, as labels.
     pub profiles: Vec<EmbedderProfile>,
     /// Linearizability verdict was `Unknown` (budget exhausted).
     pub lin_unknown: bool,
     /// What the seed drew (swarm testing).
     pub swarm: Option<Swarm>,
+    /// The client history, with [`CampaignOptions::keep_histories`], of a
+    /// failing seed or one with an Unknown verdict.
+    pub history: Option<Vec<linearizability::Operation>>,
 }
 
 /// Builds the cluster for `seed`.
@@ -180,6 +207,7 @@ pub fn sim_config(opts: &CampaignOptions, seed: u64) -> SimConfig {
             bug_fsync_ignores_snapshot: opts.bug_fsync_ignores_snapshot,
             embedder: EmbedderMode::Drawn,
             crash_mid_ready: true,
+            keep_going: opts.keep_going,
             ..Default::default()
         };
     }
@@ -205,6 +233,7 @@ pub fn sim_config(opts: &CampaignOptions, seed: u64) -> SimConfig {
         // crashes may land anywhere in the Ready cycle.
         embedder: EmbedderMode::Drawn,
         crash_mid_ready: true,
+        keep_going: opts.keep_going,
         ..Default::default()
     }
 }
@@ -237,6 +266,7 @@ pub fn run_schedule(
         c.clients.max_payload = w.max_payload;
     }
     c.install_faults(schedule);
+    c.set_client_deadline(opts.client_deadline_ms);
     c.start_clients_with(
         opts.clients,
         opts.ops_per_client,
@@ -248,9 +278,9 @@ pub fn run_schedule(
             .map_or(opts.duration_ms, |m| m.min(opts.duration_ms)),
     );
 
-    // Phase two: heal a majority and require progress.
-    let mut violation = c.check_invariants().err();
-    if violation.is_none() {
+    // Phase two: heal a majority and require progress. Without
+    // `keep_going`, a violation ends the run here.
+    if !c.halted() {
         let core = c.heal_majority();
         c.push(EventKind::Note {
             text: format!("faults end: healed the majority {core:?}, liveness phase"),
@@ -261,7 +291,7 @@ pub fn run_schedule(
         if live {
             let deadline = c.now_ms() + opts.liveness_ms;
             ok = false;
-            while c.now_ms() < deadline && c.check_invariants().is_ok() {
+            while c.now_ms() < deadline && !c.halted() {
                 if let Some(l) = c.leader() {
                     if let Some((idx, _)) = c.start(l, b"liveness".to_vec()) {
                         if c.run_until(2_000, |c| c.checker.committed_len() >= idx)
@@ -276,13 +306,12 @@ pub fn run_schedule(
                 c.run_for(100);
             }
         }
-        if ok && c.check_invariants().is_ok() {
+        if ok && !c.halted() {
             if let Err(detail) = catch_up(&mut c, opts.liveness_ms) {
                 c.breach(("liveness", detail));
             }
         }
-        violation = c.check_invariants().err();
-        if violation.is_none() && !ok {
+        if !c.halted() && !ok {
             c.breach((
                 "liveness",
                 format!(
@@ -295,26 +324,26 @@ pub fn run_schedule(
                     opts.liveness_ms
                 ),
             ));
-            violation = c.check_invariants().err();
         }
     }
     // Let clients finish what they started, then check their history.
     c.stop_clients();
-    if violation.is_none() {
+    if !c.halted() {
         c.run_for(3_000);
-        violation = c.check_invariants().err();
     }
     let mut lin_unknown = false;
-    if violation.is_none() {
+    if !c.halted() {
         match linearizability::check(c.client_history(), opts.lin_budget) {
             LinResult::Ok => {}
             LinResult::Unknown => lin_unknown = true,
-            r @ LinResult::Illegal { .. } => {
-                c.breach(("linearizability", r.to_string()));
-                violation = c.check_invariants().err();
-            }
+            r @ LinResult::Illegal { .. } => c.breach(("linearizability", r.to_string())),
         }
     }
+    let mut violations = c.violations().into_iter();
+    let violation = violations.next();
+    let later_violations: Vec<Violation> = violations.collect();
+    let history = (opts.keep_histories && (violation.is_some() || lin_unknown))
+        .then(|| c.client_history().to_vec());
     let s = c.stats().clone();
     let report = SeedReport {
         seed,
@@ -323,12 +352,15 @@ pub fn run_schedule(
         elections: s.elections,
         commits: c.checker.committed_len(),
         client_ops: c.client_ops_completed(),
+        client_ops_unknown: c.client_ops_given_up(),
         commit_latency_ms: s.commit_latency_ms,
         messages: s.messages,
         trace_hash: c.trace().hash(),
         fault_actions: schedule.actions.len(),
         conf_changes: s.conf_changes,
         violation,
+        later_violations,
+        history,
         lin_unknown,
         swarm,
         profiles: c.profiles().into_iter().map(|(_, p)| p).collect(),
@@ -339,7 +371,8 @@ pub fn run_schedule(
 /// Liveness after healing, for every healed voter: each voter in the
 /// healed core must apply up to the leader's commit index (taken once the
 /// leader committed an entry of its term) within `budget_ms` — not just one
-/// new commit somewhere, so a follower stuck forever fails.
+/// new commit somewhere, so a follower stuck forever fails. A voter the
+/// leader removes in the meantime is no longer waited for.
 fn catch_up(c: &mut Cluster, budget_ms: u64) -> Result<(), String> {
     let Some(l) = c.leader() else {
         return Ok(());
@@ -357,17 +390,17 @@ fn catch_up(c: &mut Cluster, budget_ms: u64) -> Result<(), String> {
         .copied()
         .filter(|id| voters.contains(id))
         .collect();
-    // A voter that a conf change committed meanwhile removes (the leader
-    // stops replicating to it once it applies the change) is not owed the
-    // catch-up: judge by the leader's configuration as it is now.
+    // A voter the leader removes meanwhile (a conf change committed but not
+    // yet applied when the target was taken) is owed nothing: the leader
+    // stops replicating to it.
     let behind = |c: &Cluster| -> Vec<(u64, u64)> {
-        let now: Option<Vec<u64>> = c
-            .leader()
-            .and_then(|l| c.nodes.get(&l))
+        let still = c
+            .nodes
+            .get(&l)
             .and_then(|n| n.raw.as_ref())
             .map(|r| r.raft.prs().voter_ids());
         core.iter()
-            .filter(|id| now.as_ref().is_none_or(|vs| vs.contains(id)))
+            .filter(|id| still.as_ref().is_none_or(|vs| vs.contains(id)))
             .filter_map(|&id| {
                 let a = c.nodes.get(&id).map_or(0, |n| n.sm_applied);
                 (a < target).then_some((id, a))
@@ -377,7 +410,7 @@ fn catch_up(c: &mut Cluster, budget_ms: u64) -> Result<(), String> {
     if c.run_until(budget_ms, |c| behind(c).is_empty()) {
         return Ok(());
     }
-    if c.check_invariants().is_err() {
+    if c.halted() {
         return Ok(());
     }
     Err(format!(
@@ -408,9 +441,27 @@ pub fn run_campaign_until(
     progress: &(dyn Fn(&SeedReport) + Sync),
     stop_on_first: bool,
 ) -> Vec<SeedReport> {
+    let next = |i: u64| seeds.get(i as usize).copied();
+    run_campaign_from(opts, &next, jobs, progress, stop_on_first, None)
+}
+
+/// The general runner: seed `i` of the campaign is `seed_at(i)` (`None`
+/// ends the sequence); seeds are handed out in order to `jobs` threads
+/// until the sequence ends, a violation with `stop_on_first`, or the wall
+/// clock passes `deadline` (a seed already started still finishes). The
+/// seeds run are thus always a prefix of the sequence. Reports are sorted
+/// by seed.
+pub fn run_campaign_from(
+    opts: &CampaignOptions,
+    seed_at: &(dyn Fn(u64) -> Option<u64> + Sync),
+    jobs: usize,
+    progress: &(dyn Fn(&SeedReport) + Sync),
+    stop_on_first: bool,
+    deadline: Option<std::time::Instant>,
+) -> Vec<SeedReport> {
     let stop = std::sync::atomic::AtomicBool::new(false);
     let next = AtomicU64::new(0);
-    let out: Arc<Mutex<Vec<SeedReport>>> = Arc::new(Mutex::new(Vec::with_capacity(seeds.len())));
+    let out: Arc<Mutex<Vec<SeedReport>>> = Arc::new(Mutex::new(Vec::new()));
     std::thread::scope(|s| {
         for _ in 0..jobs.max(1) {
             s.spawn(|| {
@@ -418,8 +469,12 @@ pub fn run_campaign_until(
                     if stop.load(Ordering::SeqCst) {
                         break;
                     }
-                    let i = next.fetch_add(1, Ordering::SeqCst) as usize;
-                    let Some(&seed) = seeds.get(i) else { break };
+                    if deadline.is_some_and(|d| std::time::Instant::now() >= d) {
+                        stop.store(true, Ordering::SeqCst);
+                        break;
+                    }
+                    let i = next.fetch_add(1, Ordering::SeqCst);
+                    let Some(seed) = seed_at(i) else { break };
                     let r = run_seed(opts, seed);
                     if stop_on_first && r.violation.is_some() {
                         stop.store(true, Ordering::SeqCst);

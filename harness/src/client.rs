@@ -57,6 +57,12 @@ pub(crate) struct Clients {
     pub(crate) any_node: bool,
     /// Largest `Put` value (0: short values only).
     pub(crate) max_payload: usize,
+    /// A client gives up on an operation this many ms after calling it:
+    /// its outcome stays unknown (it may take effect later, or never) and
+    /// the client goes on with its next operation. `None`: never.
+    pub(crate) give_up_ms: Option<u64>,
+    /// Operations given up on.
+    pub(crate) gave_up: u64,
 }
 
 impl Default for Clients {
@@ -71,6 +77,8 @@ impl Default for Clients {
             read_tenths: 3,
             any_node: false,
             max_payload: 0,
+            give_up_ms: None,
+            gave_up: 0,
         }
     }
 }
@@ -148,6 +156,18 @@ pub(crate) fn on_timer<H: ClientHost>(h: &mut H, ci: usize) {
     if now < c.deadline {
         return; // a stale timer
     }
+    let overdue = c
+        .pending
+        .as_ref()
+        .zip(cs.give_up_ms)
+        .is_some_and(|(p, limit)| now >= p.call_ms.saturating_add(limit));
+    if overdue {
+        give_up(h, ci);
+    }
+    let cs = h.clients();
+    let Some(c) = cs.clients.get(ci) else {
+        return;
+    };
     if c.pending.is_none() {
         if !active || c.ops_left == 0 {
             return;
@@ -155,6 +175,23 @@ pub(crate) fn on_timer<H: ClientHost>(h: &mut H, ci: usize) {
         issue(h, ci);
     }
     submit(h, ci);
+}
+
+/// Client `ci` stops waiting for its pending operation: the history keeps
+/// it without a return (outcome unknown), and a late answer is ignored.
+fn give_up<H: ClientHost>(h: &mut H, ci: usize) {
+    let cs = h.clients();
+    let c = &mut cs.clients[ci];
+    if c.pending.take().is_none() {
+        return;
+    }
+    let (client, op_id) = (c.id, c.seq);
+    cs.gave_up += 1;
+    h.record(EventKind::ClientReturn {
+        client,
+        op_id,
+        result: "unknown (gave up)".to_string(),
+    });
 }
 
 fn issue<H: ClientHost>(h: &mut H, ci: usize) {
@@ -288,7 +325,6 @@ pub(crate) fn on_applied<H: ClientHost>(h: &mut H, cmd: &Command, res: &KvResult
         return;
     }
     let hi = p.history_index;
-    let _ = p.call_ms;
     c.pending = None;
     let think = 1 + (cmd.seq * 7 + c.id * 13) % 20;
     c.deadline = now + think;

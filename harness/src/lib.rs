@@ -39,6 +39,9 @@
 //! * [`history`] — those histories as JSON lines and as Jepsen EDN, for
 //!   outside checkers (Porcupine, Knossos, Elle), and read back.
 //! * [`timeline`] — a self-contained HTML timeline of a trace.
+//! * [`shard`] and [`summary`] — campaigns split across machines
+//!   (`--shard K/N`, `--for 10m`) and their mergeable JSON summaries.
+//! * [`lin_minimize`] — the smallest illegal history of a key.
 
 mod ack_check;
 pub mod campaign;
@@ -51,12 +54,15 @@ pub mod faults;
 pub mod history;
 pub mod invariants;
 pub mod kv;
+pub mod lin_minimize;
 pub mod linearizability;
 mod net;
 mod node;
 pub mod quorum_watch;
 pub mod reshape;
 mod schedules;
+pub mod shard;
+pub mod summary;
 pub mod swarm;
 pub mod teeth;
 pub mod timeline;

@@ -221,7 +221,20 @@ impl Spread {
 
     /// One line per knob: `knob  value:count value:count ...`.
     pub fn lines(&self) -> Vec<String> {
+        Spread::lines_of(&self.counts())
+    }
+
+    /// The tallies: knob -> value -> seeds (mergeable by summing).
+    pub fn counts(&self) -> BTreeMap<String, BTreeMap<String, u64>> {
         self.rows
+            .iter()
+            .map(|(k, vals)| (k.to_string(), vals.clone()))
+            .collect()
+    }
+
+    /// [`Spread::lines`] of tallies (possibly summed over shards).
+    pub fn lines_of(counts: &BTreeMap<String, BTreeMap<String, u64>>) -> Vec<String> {
+        counts
             .iter()
             .map(|(k, vals)| {
                 let v: Vec<String> = vals.iter().map(|(v, n)| format!("{v}:{n}")).collect();

@@ -6,7 +6,9 @@
 //! - `leader_ready_advance`: `ready()` + persisting + `advance()` on a
 //!   3-node leader with 64 new entries, their appends and 64 newly committed
 //!   entries in every Ready;
-//! - `propose/<size>`: one proposal of 0 B to 1 MiB on a 3-node leader;
+//! - `propose/<size>`: one proposal of 0 B to 1 MiB on a 3-node leader
+//!   (appending it; `RawNode` broadcasts a batch of proposals at the next
+//!   `ready()`, which `leader_ready_advance` times);
 //! - `election_5_nodes`: node 1 campaigns in a fresh 5-node cluster and the
 //!   messages are delivered until it leads.
 //!

@@ -616,7 +616,7 @@ impl<S: Storage> Raft<S> {
         Ok(())
     }
 
-    fn step_candidate(&mut self, m: Message) -> Result<()> {
+    fn step_candidate(&mut self, mut m: Message) -> Result<()> {
         match m.msg_type() {
             MessageType::MsgPropose => {
                 info!(self.logger, "no leader; dropping proposal"; "term" => self.term);
@@ -629,7 +629,7 @@ impl<S: Storage> Raft<S> {
             // A leader of our term exists: §5.2, step back and follow it.
             MessageType::MsgAppend => {
                 self.become_follower(self.term, m.from);
-                self.handle_append(&m);
+                self.handle_append(&mut m);
             }
             MessageType::MsgHeartbeat => {
                 self.become_follower(self.term, m.from);
@@ -660,7 +660,7 @@ impl<S: Storage> Raft<S> {
             MessageType::MsgAppend => {
                 self.election_elapsed = 0;
                 self.leader_id = m.from;
-                self.handle_append(&m);
+                self.handle_append(&mut m);
             }
             MessageType::MsgHeartbeat => {
                 self.election_elapsed = 0;

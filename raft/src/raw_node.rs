@@ -88,6 +88,10 @@ pub struct RawNode<S: Storage> {
     /// The last committed index handed out for applying: each committed
     /// entry is handed out once, however many Readies are outstanding.
     committed_cursor: u64,
+    /// Proposals this leader appended but has not broadcast yet: a batch of
+    /// proposals is sent in one append per follower, before anything else
+    /// this node does (see [`flush_proposals`](Self::flush_proposals)).
+    unsent_proposals: bool,
 }
 
 /// What a handed-out `Ready` asked to persist, so it can be acknowledged by
@@ -118,16 +122,19 @@ impl<S: Storage> RawNode<S> {
             entries_cursor: None,
             snapshot_cursor: None,
             committed_cursor,
+            unsent_proposals: false,
         })
     }
 
     /// Advances the logical clock by one tick.
     pub fn tick(&mut self) {
+        self.flush_proposals();
         self.raft.tick();
     }
 
     /// Starts an election now (subject to the same rules as a timeout).
     pub fn campaign(&mut self) -> Result<()> {
+        self.flush_proposals();
         let m = Message {
             msg_type: MessageType::MsgHup as i32,
             from: self.raft.id,
@@ -201,6 +208,17 @@ impl<S: Storage> RawNode<S> {
     }
 
     fn step_propose(&mut self, e: Entry) -> Result<()> {
+        if self.raft.state == StateRole::Leader {
+            // What stepping a one-entry MsgPropose does on a leader, without
+            // the message and its vector (an entry of our own making needs
+            // no validation: its type is a known one), and with the
+            // broadcast deferred so a batch of proposals goes out as one
+            // append per follower.
+            self.raft.propose_entry_as_leader(e)?;
+            self.unsent_proposals = true;
+            return Ok(());
+        }
+        self.flush_proposals();
         let m = Message {
             msg_type: MessageType::MsgPropose as i32,
             from: self.raft.id,
@@ -212,6 +230,7 @@ impl<S: Storage> RawNode<S> {
 
     /// Applies a committed conf change; returns the new membership.
     pub fn apply_conf_change(&mut self, cc: &impl ConfChangeI) -> Result<ConfState> {
+        self.flush_proposals();
         self.raft.apply_conf_change(cc)
     }
 
@@ -219,6 +238,7 @@ impl<S: Storage> RawNode<S> {
     /// `StepLocalMsg` (use the methods), responses from non-members with
     /// `StepPeerNotFound`.
     pub fn step(&mut self, m: Message) -> Result<()> {
+        self.flush_proposals();
         let t = MessageType::try_from(m.msg_type)
             .map_err(|_| Error::InvalidMessage(format!("unknown message type {}", m.msg_type)))?;
         if is_local_msg(t) {
@@ -229,6 +249,7 @@ impl<S: Storage> RawNode<S> {
 
     /// Asks the leader to hand leadership to `transferee`.
     pub fn transfer_leader(&mut self, transferee: u64) {
+        self.flush_proposals();
         let m = Message {
             msg_type: MessageType::MsgTransferLeader as i32,
             from: transferee,
@@ -241,11 +262,13 @@ impl<S: Storage> RawNode<S> {
     /// Requests a linearizable read; the answer comes as a `ReadState` with
     /// this context in a later `Ready` (dropped, and logged, with no leader).
     pub fn read_index(&mut self, ctx: impl Into<Bytes>) {
+        self.flush_proposals();
         let _ = self.raft.read_index_local(ctx.into());
     }
 
     /// The transport failed to reach `id`.
     pub fn report_unreachable(&mut self, id: u64) {
+        self.flush_proposals();
         let m = Message {
             msg_type: MessageType::MsgUnreachable as i32,
             from: id,
@@ -256,6 +279,7 @@ impl<S: Storage> RawNode<S> {
 
     /// Reports how sending a snapshot to `id` ended.
     pub fn report_snapshot(&mut self, id: u64, status: SnapshotStatus) {
+        self.flush_proposals();
         let m = Message {
             msg_type: MessageType::MsgSnapStatus as i32,
             from: id,
@@ -268,7 +292,8 @@ impl<S: Storage> RawNode<S> {
     /// Whether [`ready`](Self::ready) has anything to hand out.
     pub fn has_ready(&self) -> bool {
         let r = &self.raft;
-        r.soft_state() != self.prev_ss
+        self.unsent_proposals
+            || r.soft_state() != self.prev_ss
             || r.hard_state() != self.prev_hs
             || !r.msgs.is_empty()
             || !self.new_entries().is_empty()
@@ -281,6 +306,10 @@ impl<S: Storage> RawNode<S> {
     fn new_entries(&self) -> &[Entry] {
         let log = &self.raft.raft_log;
         let ents = log.unstable_entries();
+        if ents.is_empty() {
+            // Nothing unstable: no need to look the cursor up in the log.
+            return ents;
+        }
         let after = match self.entries_cursor {
             // Still this log's entry: everything up to it was handed out.
             Some((i, t)) if log.match_term(i, t) => i,
@@ -306,12 +335,15 @@ impl<S: Storage> RawNode<S> {
     /// `[lo, hi]` of committed, locally durable entries not handed out yet.
     fn next_committed_range(&self) -> Option<(u64, u64)> {
         let log = &self.raft.raft_log;
-        let lo = log
-            .applied
-            .max(self.committed_cursor)
-            .saturating_add(1)
-            .max(log.first_index());
-        let hi = log.committed.min(log.stabled).min(log.last_index());
+        let done = log.applied.max(self.committed_cursor);
+        // Cheap bounds first: the log's first and last index may ask the
+        // storage, and most calls (`has_ready` on an idle node) end here.
+        let hi = log.committed.min(log.stabled);
+        if hi <= done {
+            return None;
+        }
+        let lo = done.saturating_add(1).max(log.first_index());
+        let hi = hi.min(log.last_index());
         (hi >= lo).then_some((lo, hi))
     }
 
@@ -340,12 +372,26 @@ impl<S: Storage> RawNode<S> {
         }
     }
 
+    /// Sends the proposals appended since the last broadcast (one append
+    /// per follower, or an extension of one still queued). Every method
+    /// other than a leader's `propose` calls it first, so the node's
+    /// messages keep the order of the calls that caused them; a proposal is
+    /// never lost to it: a node that stopped leading meanwhile has nothing
+    /// to send, and a leader's appends carry everything after each
+    /// follower's next index anyway.
+    fn flush_proposals(&mut self) {
+        if std::mem::take(&mut self.unsent_proposals) && self.raft.state == StateRole::Leader {
+            self.raft.bcast_append();
+        }
+    }
+
     /// Takes the next batch of work. Each piece of work is handed out once:
     /// several Readies may be outstanding (see
     /// [`on_persist_ready`](Self::on_persist_ready)); call
     /// [`advance`](Self::advance) (or the `advance_append*` family) with it
     /// once handled.
     pub fn ready(&mut self) -> Ready {
+        self.flush_proposals();
         let mut rd = Ready::default();
         let ss = self.raft.soft_state();
         if ss != self.prev_ss {
@@ -375,11 +421,26 @@ impl<S: Storage> RawNode<S> {
         if rd.snapshot.is_none() {
             rd.committed_entries = self.take_committed();
         }
-        for m in std::mem::take(&mut self.raft.msgs) {
-            if needs_persistence(m.msg_type()) {
-                rd.persisted_messages.push(m);
-            } else {
-                rd.messages.push(m);
+        let msgs = std::mem::take(&mut self.raft.msgs);
+        let persisted = msgs
+            .iter()
+            .filter(|m| needs_persistence(m.msg_type()))
+            .count();
+        if persisted == 0 {
+            // The usual cases (a leader's appends and heartbeats; a
+            // follower's answers, next): the outbox moves over whole.
+            rd.messages = msgs;
+        } else if persisted == msgs.len() {
+            rd.persisted_messages = msgs;
+        } else {
+            rd.persisted_messages.reserve_exact(persisted);
+            rd.messages.reserve_exact(msgs.len() - persisted);
+            for m in msgs {
+                if needs_persistence(m.msg_type()) {
+                    rd.persisted_messages.push(m);
+                } else {
+                    rd.messages.push(m);
+                }
             }
         }
         rd.read_states = std::mem::take(&mut self.raft.read_states);
@@ -404,6 +465,7 @@ impl<S: Storage> RawNode<S> {
     /// too. What is acknowledged is what [`ready`](Self::ready) handed out,
     /// so fields the application moved out of `rd` still count.
     pub fn advance(&mut self, rd: Ready) {
+        self.flush_proposals();
         let number = rd.number;
         // What it handed out, even if `on_persist_ready` already retired it.
         let applied = self
@@ -426,6 +488,7 @@ impl<S: Storage> RawNode<S> {
     /// at once: a moved commit index, entries now safe to apply, and
     /// messages to send.
     pub fn advance_append(&mut self, rd: Ready) -> LightReady {
+        self.flush_proposals();
         let number = rd.number;
         drop(rd);
         self.on_persist_ready(number);
@@ -438,6 +501,7 @@ impl<S: Storage> RawNode<S> {
     /// new. (Everything needed to acknowledge `rd` later was recorded when it
     /// was handed out, so this only consumes it.)
     pub fn advance_append_async(&mut self, rd: Ready) {
+        self.flush_proposals();
         debug!(self.raft.logger, "ready persisting in the background"; "number" => rd.number);
     }
 
@@ -446,6 +510,7 @@ impl<S: Storage> RawNode<S> {
     /// and a snapshot it carried is installed (applied moves to its index).
     /// Unknown or repeated numbers are ignored.
     pub fn on_persist_ready(&mut self, number: u64) {
+        self.flush_proposals();
         while self.records.front().is_some_and(|r| r.number <= number) {
             let Some(rec) = self.records.pop_front() else {
                 break;
@@ -463,6 +528,7 @@ impl<S: Storage> RawNode<S> {
 
     /// Everything handed out as committed has been applied.
     pub fn advance_apply(&mut self) {
+        self.flush_proposals();
         let index = self.committed_cursor;
         self.raft.commit_apply(index);
     }
@@ -470,6 +536,7 @@ impl<S: Storage> RawNode<S> {
     /// Entries up to `applied` have been applied (never beyond the commit
     /// index; never backwards).
     pub fn advance_apply_to(&mut self, applied: u64) {
+        self.flush_proposals();
         self.raft.commit_apply(applied);
     }
 
@@ -501,6 +568,7 @@ impl<S: Storage> RawNode<S> {
     /// The storage, mutably (for engines whose `Storage` is written through
     /// the same handle).
     pub fn mut_store(&mut self) -> &mut S {
+        self.flush_proposals();
         self.raft.raft_log.store_mut()
     }
 
@@ -508,6 +576,7 @@ impl<S: Storage> RawNode<S> {
     /// use it to confirm leadership or nudge followers without waiting for
     /// the heartbeat tick.
     pub fn ping(&mut self) {
+        self.flush_proposals();
         if self.raft.state == StateRole::Leader {
             self.raft.bcast_heartbeat();
         }

@@ -277,6 +277,50 @@ impl<S: Storage> Raft<S> {
         if m.entries.is_empty() {
             return Ok(());
         }
+        let (bytes, conf_index) = self.admit_proposal(&m.entries)?;
+        let ents = std::mem::take(&mut m.entries);
+        if !self.append_entries_as_leader(ents) {
+            warn!(self.logger, "log refused the proposal"; "last_index" => self.raft_log.last_index());
+            return Err(Error::ProposalDropped);
+        }
+        self.after_proposal(bytes, conf_index);
+        Ok(())
+    }
+
+    /// [`propose_as_leader`](Self::propose_as_leader) of one entry, as
+    /// `RawNode::propose` hands it over on a leader: the same checks and
+    /// effects without building a `MsgPropose` or a vector around the entry,
+    /// except that the entry is not sent: the caller broadcasts (once for a
+    /// batch of proposals) with [`bcast_append`](Self::bcast_append).
+    pub(crate) fn propose_entry_as_leader(&mut self, mut e: Entry) -> Result<()> {
+        let (bytes, conf_index) = self.admit_proposal(std::slice::from_ref(&e))?;
+        let before = self.raft_log.last_index();
+        let Some(index) = before.checked_add(1) else {
+            warn!(self.logger, "log refused the proposal"; "last_index" => before);
+            return Err(Error::ProposalDropped);
+        };
+        e.term = self.term;
+        e.index = index;
+        let after = self.raft_log.append_entry(e);
+        if after == before {
+            warn!(self.logger, "log refused the proposal"; "last_index" => before);
+            return Err(Error::ProposalDropped);
+        }
+        let id = self.id;
+        if let Some(pr) = self.prs.get_mut(id) {
+            pr.next_idx = after.saturating_add(1);
+        }
+        self.record_proposal(bytes, conf_index);
+        Ok(())
+    }
+
+    /// Whether the leader takes a proposal of `ents` (still unstamped):
+    /// `Err(ProposalDropped)` if it is no longer a member, a leader
+    /// transfer is under way or the uncommitted-size limit is reached;
+    /// `Err(ConfChangeRefused)` for two conf changes in one proposal or one
+    /// the membership rules refuse. Returns the payload bytes and the index
+    /// a conf change among them will take.
+    fn admit_proposal(&self, ents: &[Entry]) -> Result<(u64, Option<u64>)> {
         if !self.prs.is_member(self.id) {
             info!(self.logger, "not a member any more; dropping proposal");
             return Err(Error::ProposalDropped);
@@ -285,14 +329,14 @@ impl<S: Storage> Raft<S> {
             info!(self.logger, "leader transfer in progress; dropping proposal"; "transferee" => t);
             return Err(Error::ProposalDropped);
         }
-        let bytes: u64 = m.entries.iter().map(|e| e.data.len() as u64).sum();
+        let bytes: u64 = ents.iter().map(|e| e.data.len() as u64).sum();
         if !self.uncommitted.allows(bytes) {
             debug!(self.logger, "uncommitted size limit reached; dropping proposal"; "bytes" => bytes);
             return Err(Error::ProposalDropped);
         }
         let first = self.raft_log.last_index().saturating_add(1);
         let mut conf_index = None;
-        for (i, e) in m.entries.iter().enumerate() {
+        for (i, e) in ents.iter().enumerate() {
             // V1 or V2 (validate_message refused unknown types).
             if e.entry_type() != EntryType::EntryNormal {
                 if conf_index.is_some() {
@@ -304,21 +348,28 @@ impl<S: Storage> Raft<S> {
                 conf_index = Some(first.saturating_add(i as u64));
             }
         }
-        let ents = std::mem::take(&mut m.entries);
-        if !self.append_entries_as_leader(ents) {
-            warn!(self.logger, "log refused the proposal"; "last_index" => self.raft_log.last_index());
-            return Err(Error::ProposalDropped);
-        }
+        Ok((bytes, conf_index))
+    }
+
+    /// A proposal is in the leader's log: record a conf change as pending,
+    /// count its bytes as uncommitted, send it.
+    fn after_proposal(&mut self, bytes: u64, conf_index: Option<u64>) {
+        self.record_proposal(bytes, conf_index);
+        self.bcast_append();
+    }
+
+    /// A proposal is in the leader's log: record a conf change as pending and
+    /// count its bytes as uncommitted.
+    fn record_proposal(&mut self, bytes: u64, conf_index: Option<u64>) {
         if let Some(i) = conf_index {
             self.pending_conf_index = i;
         }
         self.uncommitted.add(self.raft_log.last_index(), bytes);
-        self.bcast_append();
-        Ok(())
     }
 
-    /// Figure 2's AppendEntries receiver.
-    pub(crate) fn handle_append(&mut self, m: &Message) {
+    /// Figure 2's AppendEntries receiver. The entries move out of `m` into
+    /// the log (the message is spent after this).
+    pub(crate) fn handle_append(&mut self, m: &mut Message) {
         if !self.prs.has_members() {
             // We know no membership (a node waiting to be added, whose base
             // configuration is not in the log): ask the leader for it. A
@@ -347,9 +398,10 @@ impl<S: Storage> Raft<S> {
             self.send(resp);
             return;
         }
+        let ents = std::mem::take(&mut m.entries);
         match self
             .raft_log
-            .maybe_append(m.index, m.log_term, m.commit, &m.entries)
+            .maybe_append_owned(m.index, m.log_term, m.commit, ents)
         {
             Some((_, last_new)) => {
                 let resp = Message {

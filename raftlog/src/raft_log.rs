@@ -67,6 +67,12 @@ pub struct RaftLog<S: Storage> {
     /// The highest index known to be durable in the [`Storage`]; entries
     /// after it are in [`unstable_entries`](Self::unstable_entries).
     pub stabled: u64,
+    /// The lowest index this log has replaced (a truncating append) while
+    /// the storage might hold the replaced version: from there on, the
+    /// storage is trusted to show our entries only where every term agrees
+    /// (see `release_persisted`). `None` while the log never replaced
+    /// anything.
+    rewritten_from: Option<u64>,
     logger: Logger,
 }
 
@@ -117,6 +123,7 @@ impl<S: Storage> RaftLog<S> {
             committed,
             applied: snapshot_index,
             stabled: last,
+            rewritten_from: None,
             logger,
         })
     }
@@ -288,14 +295,17 @@ impl<S: Storage> RaftLog<S> {
             match max_size {
                 None => ents.extend_from_slice(unstable),
                 Some(max) => {
+                    // Measure first, then copy what fits in one go.
                     let mut size: u64 = ents.iter().map(entry_size).sum();
+                    let mut keep = 0;
                     for e in unstable {
                         size = size.saturating_add(entry_size(e));
-                        if !ents.is_empty() && size > max {
+                        if (keep > 0 || !ents.is_empty()) && size > max {
                             break;
                         }
-                        ents.push(e.clone());
+                        keep += 1;
                     }
+                    ents.extend_from_slice(&unstable[..keep]);
                 }
             }
         }
@@ -444,6 +454,32 @@ impl<S: Storage> RaftLog<S> {
         self.last_index()
     }
 
+    /// [`append_owned`](Self::append_owned) of a single entry, without a
+    /// vector around it (a leader's proposal): same checks, same answer.
+    ///
+    /// ```
+    /// use slog::{Discard, Logger, o};
+    /// use tinyraft_log::RaftLog;
+    /// use tinyraft_log::storage::MemStorage;
+    /// use tinyraft_proto::eraftpb::Entry;
+    ///
+    /// let mut log = RaftLog::new(MemStorage::new(), Logger::root(Discard, o!()));
+    /// let e = |index| Entry { index, term: 1, data: "x".into(), ..Default::default() };
+    /// assert_eq!(log.append_entry(e(1)), 1);
+    /// assert_eq!(log.append_entry(e(3)), 1, "a gap is refused");
+    /// assert_eq!(log.unstable_entries(), &[e(1)]);
+    /// ```
+    pub fn append_entry(&mut self, e: Entry) -> u64 {
+        match self.check_append(std::slice::from_ref(&e)) {
+            Ok(()) => self.unstable.truncate_and_push(e),
+            Err(reason) => {
+                error!(self.logger, "refusing to append an entry"; "reason" => reason,
+                    "committed" => self.committed, "last_index" => self.last_index());
+            }
+        }
+        self.last_index()
+    }
+
     fn try_append(&mut self, ents: &[Entry]) -> std::result::Result<(), String> {
         self.check_append(ents)?;
         self.unstable.truncate_and_append(ents);
@@ -501,6 +537,11 @@ impl<S: Storage> RaftLog<S> {
         }
         if after <= self.stabled {
             self.stabled = after - 1;
+        }
+        if after <= last_index {
+            // Entries from `after` on are replaced; the engine may have
+            // written (or may still write) the old ones.
+            self.rewritten_from = Some(self.rewritten_from.map_or(after, |r| r.min(after)));
         }
         Ok(())
     }
@@ -584,6 +625,64 @@ impl<S: Storage> RaftLog<S> {
         committed: u64,
         ents: &[Entry],
     ) -> Option<(u64, u64)> {
+        let (conflict, last_new) = self.plan_append(idx, term, ents)?;
+        if conflict != 0 {
+            let start = (conflict - idx - 1) as usize;
+            if let Err(reason) = self.try_append(&ents[start..]) {
+                error!(self.logger, "rejecting an append"; "reason" => reason);
+                return None;
+            }
+        }
+        self.commit_after_append(committed, last_new);
+        Some((conflict, last_new))
+    }
+
+    /// [`maybe_append`](Self::maybe_append), taking the entries by value:
+    /// a follower moves a leader's entries out of its `MsgAppend` into the
+    /// log instead of cloning them (same rules, same answers).
+    ///
+    /// ```
+    /// # mod tinyraft { pub use tinyraft_log::*; pub use tinyraft_log::storage::{RaftState, Storage}; pub use tinyraft_proto::{eraftpb, prost}; pub mod util { pub use tinyraft_log::storage::{entry_size, limit_size}; } }
+    /// use slog::{Discard, Logger, o};
+    /// use tinyraft::RaftLog;
+    /// use tinyraft::storage::MemStorage;
+    /// use tinyraft::eraftpb::Entry;
+    /// let e = |index, term| Entry { index, term, ..Default::default() };
+    ///
+    /// let mut log = RaftLog::new(MemStorage::new(), Logger::root(Discard, o!()));
+    /// assert_eq!(log.maybe_append_owned(0, 0, 1, vec![e(1, 1), e(2, 1)]), Some((1, 2)));
+    /// // Entries 1..=2 are already there: only 3 is new.
+    /// assert_eq!(log.maybe_append_owned(0, 0, 1, vec![e(1, 1), e(2, 1), e(3, 1)]), Some((3, 3)));
+    /// assert_eq!(log.unstable_entries(), &[e(1, 1), e(2, 1), e(3, 1)]);
+    /// assert_eq!(log.maybe_append_owned(7, 1, 7, vec![]), None, "no entry at 7");
+    /// ```
+    pub fn maybe_append_owned(
+        &mut self,
+        idx: u64,
+        term: u64,
+        committed: u64,
+        mut ents: Vec<Entry>,
+    ) -> Option<(u64, u64)> {
+        let (conflict, last_new) = self.plan_append(idx, term, &ents)?;
+        if conflict != 0 {
+            let start = (conflict - idx - 1) as usize;
+            ents.drain(..start);
+            if let Err(reason) = self.check_append(&ents) {
+                error!(self.logger, "rejecting an append"; "reason" => reason);
+                return None;
+            }
+            self.unstable.truncate_and_append_owned(ents);
+        }
+        self.commit_after_append(committed, last_new);
+        Some((conflict, last_new))
+    }
+
+    /// The checks of [`maybe_append`](Self::maybe_append) before anything
+    /// changes: `Some((conflict index or 0, last new index))` if the log
+    /// matches at `idx` and the append is well formed and rewrites nothing
+    /// committed; `None` (logged where no correct leader would send it)
+    /// otherwise.
+    fn plan_append(&self, idx: u64, term: u64, ents: &[Entry]) -> Option<(u64, u64)> {
         if !self.match_term(idx, term) {
             return None;
         }
@@ -598,24 +697,21 @@ impl<S: Storage> RaftLog<S> {
                 }
             };
         }
-        let last_new = expected;
         let conflict = self.find_conflict(ents);
-        if conflict != 0 {
-            if conflict <= self.committed {
-                error!(self.logger, "rejecting an append that would rewrite committed entries";
-                    "conflict" => conflict, "committed" => self.committed);
-                return None;
-            }
-            let start = (conflict - idx - 1) as usize;
-            if let Err(reason) = self.try_append(&ents[start..]) {
-                error!(self.logger, "rejecting an append"; "reason" => reason);
-                return None;
-            }
+        if conflict != 0 && conflict <= self.committed {
+            error!(self.logger, "rejecting an append that would rewrite committed entries";
+                "conflict" => conflict, "committed" => self.committed);
+            return None;
         }
+        Some((conflict, expected))
+    }
+
+    /// A follower's commit after an accepted append: up to the leader's
+    /// commit, but never past the last entry the append vouched for.
+    fn commit_after_append(&mut self, committed: u64, last_new: u64) {
         if let Err(e) = self.commit_to(committed.min(last_new)) {
             error!(self.logger, "failed to commit after an append"; "err" => %e);
         }
-        Some((conflict, last_new))
     }
 
     /// Raises [`committed`](Self::committed) to `idx`. Never lowers it (a
@@ -789,7 +885,15 @@ impl<S: Storage> RaftLog<S> {
             let mine = self.unstable.maybe_term(i);
             mine.is_some() && self.store.term(i).ok() == mine
         };
-        let shown = lo > upto || (same_term(upto) && same_term(lo));
+        // Log Matching needs logs built by Raft's rules; a log fed
+        // otherwise (terms going down after a truncation) may agree at
+        // both ends of a stale stored range and differ inside it. So where
+        // this log replaced entries, every term of the range is compared.
+        let rewritten = self.rewritten_from.filter(|&r| r <= upto);
+        let shown = lo > upto
+            || (same_term(upto)
+                && same_term(lo)
+                && rewritten.is_none_or(|r| (r.max(lo)..upto).all(same_term)));
         if shown {
             let mut upto = upto;
             if upto == last && self.store.last_index() != Ok(last) {

@@ -3,6 +3,10 @@
 
 use tinyraft_proto::eraftpb::{Entry, Snapshot};
 
+/// The capacity (in entries) above which a mostly drained segment gives
+/// memory back.
+const SHRINK_ABOVE: usize = 4096;
+
 /// Entries (and possibly a snapshot) the log holds in memory because the
 /// storage may not have them yet.
 ///
@@ -70,6 +74,14 @@ impl Unstable {
         let n = ((idx - self.offset + 1) as usize).min(self.entries.len());
         self.entries.drain(..n);
         self.offset = idx + 1;
+        // A burst (a follower catching up takes a whole gap at once) must
+        // not pin its peak for good: give back most of a big, mostly empty
+        // buffer, keeping room for the usual batch.
+        let (len, cap) = (self.entries.len(), self.entries.capacity());
+        if cap > SHRINK_ABOVE && cap / 4 > len {
+            self.entries
+                .shrink_to(len.saturating_mul(2).max(SHRINK_ABOVE / 2));
+        }
     }
 
     /// Replaces everything with `snap` (whose index must be at most
@@ -96,6 +108,13 @@ impl Unstable {
         let Some(first) = ents.first() else { return };
         self.truncate_for(first.index);
         self.entries.extend(ents);
+    }
+
+    /// [`truncate_and_append_owned`](Self::truncate_and_append_owned) of
+    /// one entry.
+    pub fn truncate_and_push(&mut self, e: Entry) {
+        self.truncate_for(e.index);
+        self.entries.push(e);
     }
 
     /// Makes room for entries starting at `after`: drops every unstable
@@ -183,6 +202,39 @@ mod tests {
         u.drop_through(3);
         assert_eq!(u.offset, 4);
         assert!(u.entries.is_empty());
+    }
+
+    #[test]
+    fn drained_burst_gives_memory_back() {
+        // Issue 11's catch-up: a follower takes a whole gap into its
+        // unstable log at once; once persisted, the buffer must not keep the
+        // burst's size.
+        let mut u = Unstable::new(1);
+        let burst: Vec<Entry> = (1..=100_000).map(|i| e(i, 1)).collect();
+        u.truncate_and_append_owned(burst);
+        assert!(u.entries.capacity() >= 100_000);
+        u.drop_through(99_999);
+        assert_eq!(u.entries, vec![e(100_000, 1)]);
+        assert!(
+            u.entries.capacity() <= SHRINK_ABOVE,
+            "capacity {}",
+            u.entries.capacity()
+        );
+        // A small steady-state buffer is left alone (no churn per batch).
+        u.truncate_and_append(&(100_001..=100_064).map(|i| e(i, 1)).collect::<Vec<_>>());
+        let cap = u.entries.capacity();
+        u.drop_through(100_064);
+        assert_eq!(u.entries.capacity(), cap);
+    }
+
+    #[test]
+    fn truncate_and_push_replaces_from_its_index() {
+        let mut u = Unstable::new(5);
+        u.truncate_and_append(&[e(5, 1), e(6, 1), e(7, 1)]);
+        u.truncate_and_push(e(6, 2));
+        assert_eq!(u.entries, vec![e(5, 1), e(6, 2)]);
+        u.truncate_and_push(e(7, 2));
+        assert_eq!(u.entries, vec![e(5, 1), e(6, 2), e(7, 2)]);
     }
 
     #[test]

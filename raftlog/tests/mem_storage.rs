@@ -168,6 +168,49 @@ fn append_rejects_gap_and_malformed() {
     assert_eq!(s.last_index(), Ok(3));
 }
 
+/// append_owned() follows append()'s rules exactly (conflicting suffix
+/// replaced, compacted prefix dropped, gaps and malformed input refused with
+/// nothing changed), and the payload moves in rather than being copied.
+#[test]
+fn append_owned_same_rules_as_append() {
+    let cases: Vec<Vec<tinyraft_proto::eraftpb::Entry>> = vec![
+        vec![e(3, 2), e(4, 2)],
+        vec![e(6, 1)],
+        vec![e(2, 1), e(3, 1), e(4, 2), e(5, 2), e(6, 2)],
+        vec![e(1, 1)],
+        vec![e(7, 1)],
+        vec![e(4, 1), e(6, 1)],
+        vec![e(u64::MAX, 1)],
+        vec![],
+    ];
+    for (i, batch) in cases.into_iter().enumerate() {
+        let by_ref = storage_with(&ents(1, 5, 1));
+        let owned = storage_with(&ents(1, 5, 1));
+        by_ref.wl().compact(3).unwrap();
+        owned.wl().compact(3).unwrap();
+        let r1 = by_ref.wl().append(&batch);
+        let r2 = owned.wl().append_owned(batch);
+        assert_eq!(r1, r2, "case {i}");
+        let all = |s: &MemStorage| {
+            let (f, l) = (s.first_index().unwrap(), s.last_index().unwrap());
+            (f, l, s.entries(f, l + 1, None).unwrap())
+        };
+        assert_eq!(all(&by_ref), all(&owned), "case {i}");
+    }
+    let s = MemStorage::new();
+    let data = bytes::Bytes::from(vec![7u8; 64]);
+    let ptr = data.as_ptr();
+    s.wl()
+        .append_owned(vec![tinyraft_proto::eraftpb::Entry {
+            index: 1,
+            term: 1,
+            data,
+            ..Default::default()
+        }])
+        .unwrap();
+    assert_eq!(s.entries(1, 2, None).unwrap()[0].data.as_ptr(), ptr);
+}
+
 /// compact(): at the first index (no-op), in the middle, at the last index,
 /// and one past it (everything goes); beyond that is an error.
 #[test]

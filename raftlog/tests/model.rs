@@ -619,3 +619,52 @@ proptest! {
         }
     }
 }
+
+/// A sequence the model search found (issue 11 session): a truncating
+/// append over entries the engine wrote but acknowledged late (`LagAck`)
+/// must not bring the replaced entries back into view.
+#[test]
+fn lagging_ack_after_truncating_append_keeps_the_new_entries() {
+    let mut w = World::new(0, 0);
+    let ops = [
+        Op::Append {
+            back: 0,
+            n: 2,
+            term: 1,
+        },
+        Op::Append {
+            back: 1,
+            n: 3,
+            term: 3,
+        },
+        Op::MaybeAppend {
+            back: 0,
+            right_term: true,
+            n: 1,
+            term: 2,
+            commit: 0,
+        },
+        Op::MaybeAppend {
+            back: 0,
+            right_term: true,
+            n: 1,
+            term: 1,
+            commit: 0,
+        },
+        Op::Persist {
+            quarters: 3,
+            ack: false,
+        },
+        Op::Append {
+            back: 3,
+            n: 4,
+            term: 2,
+        },
+        Op::LagAck { back: 2 },
+    ];
+    w.check();
+    for op in &ops {
+        w.step(op);
+        w.check();
+    }
+}

@@ -110,6 +110,18 @@ impl Cluster {
         self.clients.completed
     }
 
+    /// Clients give up on an operation `ms` after calling it (its outcome
+    /// stays unknown) and go on; `None` (the default): they retry until it
+    /// completes.
+    pub fn set_client_deadline(&mut self, ms: Option<u64>) {
+        self.clients.give_up_ms = ms;
+    }
+
+    /// Number of client operations given up on (outcome unknown).
+    pub fn client_ops_given_up(&self) -> u64 {
+        self.clients.gave_up
+    }
+
     /// Answers the ReadIndex reads of `id` whose index its state machine
     /// has reached.
     pub(super) fn serve_reads(&mut self, id: u64) {

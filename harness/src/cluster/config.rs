@@ -82,6 +82,10 @@ pub struct SimConfig {
     /// Call `report_unreachable` on the sender when the network drops a
     /// message to a peer (lost, partitioned, or the peer is down).
     pub report_unreachable: bool,
+    /// Run on past safety violations (recording the first violation of each
+    /// invariant) instead of stopping at the first, so a bug that breaks
+    /// one invariant early still reaches the later checks.
+    pub keep_going: bool,
 }
 
 impl Default for SimConfig {
@@ -109,6 +113,7 @@ impl Default for SimConfig {
             skip_bcast_commit: true,
             read_only_option: ReadOnlyOption::Safe,
             report_unreachable: false,
+            keep_going: false,
         }
     }
 }

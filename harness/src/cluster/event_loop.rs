@@ -238,9 +238,10 @@ impl Cluster {
         }
     }
 
-    /// Runs events up to absolute time `end` (stops early on a violation).
+    /// Runs events up to absolute time `end` (stops early on a violation,
+    /// unless `SimConfig::keep_going`).
     pub(crate) fn run_to(&mut self, end: u64) {
-        while self.violation.is_none() {
+        while !self.halted() {
             match self.world.pop_until(end) {
                 Some(ev) => self.process(ev),
                 None => break,
@@ -262,7 +263,7 @@ impl Cluster {
         if pred(self) {
             return true;
         }
-        while self.violation.is_none() {
+        while !self.halted() {
             match self.world.pop_until(end) {
                 Some(ev) => {
                     self.process(ev);

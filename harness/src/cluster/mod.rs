@@ -66,6 +66,9 @@ pub struct Cluster {
     pub(crate) checker: Checker,
     trace: Trace,
     violation: Option<Violation>,
+    /// With `SimConfig::keep_going`: the first violation of every other
+    /// invariant, in order.
+    later_violations: Vec<Violation>,
     events: u64,
     logger: slog::Logger,
     next_msg_id: u64,
@@ -98,6 +101,7 @@ impl Cluster {
             nodes: BTreeMap::new(),
             checker: Checker::new(),
             violation: None,
+            later_violations: Vec::new(),
             events: 0,
             logger: slog::Logger::root(slog::Discard, slog::o!()),
             next_msg_id: 0,
@@ -124,22 +128,44 @@ impl Cluster {
         self.trace.push(self.world.now(), kind);
     }
 
+    /// Records a violated invariant: the first stops the run, unless
+    /// `SimConfig::keep_going`, which records the first violation of each
+    /// invariant and runs on.
     pub(crate) fn breach(&mut self, (invariant, detail): Breach) {
-        if self.violation.is_some() {
-            return;
+        if let Some(first) = &self.violation {
+            if !self.cfg.keep_going
+                || first.invariant == invariant
+                || self
+                    .later_violations
+                    .iter()
+                    .any(|v| v.invariant == invariant)
+            {
+                return;
+            }
         }
         self.push(EventKind::Violation {
             invariant: invariant.into(),
             detail: detail.clone(),
         });
-        self.violation = Some(Violation {
+        let v = Violation {
             seed: self.cfg.seed,
             event: self.events,
             time_ms: self.world.now(),
             invariant: invariant.into(),
             detail,
             recent: self.trace.recent(40),
-        });
+        };
+        if self.violation.is_none() {
+            self.violation = Some(v);
+        } else {
+            self.later_violations.push(v);
+        }
+    }
+
+    /// Whether the run stops here: a violation, and not
+    /// `SimConfig::keep_going`.
+    pub(crate) fn halted(&self) -> bool {
+        self.violation.is_some() && !self.cfg.keep_going
     }
 
     // ----- public API ---------------------------------------------------
@@ -175,6 +201,16 @@ impl Cluster {
             Some(v) => Err(v.clone()),
             None => Ok(()),
         }
+    }
+
+    /// Every violated invariant, each with its first violation, in order
+    /// (more than one only with `SimConfig::keep_going`).
+    pub fn violations(&self) -> Vec<Violation> {
+        self.violation
+            .iter()
+            .chain(self.later_violations.iter())
+            .cloned()
+            .collect()
     }
 
     /// The event trace.

@@ -6,7 +6,8 @@ use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use bytes::Bytes;
 use tinyraft_proto::eraftpb::{ConfState, Entry, HardState, Snapshot, SnapshotMetadata};
 
-use super::{MAX_LOG_INDEX, RaftState, Result, Storage, StorageError, fitting_prefix};
+use super::stored_entry::StoredEntry;
+use super::{MAX_LOG_INDEX, RaftState, Result, Storage, StorageError};
 
 /// The data behind a [`MemStorage`] handle; reach it with [`MemStorage::wl`]
 /// (to change it) or [`MemStorage::rl`] (to read it).
@@ -23,8 +24,10 @@ pub struct MemStorageCore {
     dummy_index: u64,
     /// Term of the dummy entry.
     dummy_term: u64,
-    /// Live entries; `entries[i].index == dummy_index + 1 + i`.
-    entries: Vec<Entry>,
+    /// Live entries; `entries[i]` has index `dummy_index + 1 + i`. Kept in
+    /// the compact [`StoredEntry`] form (48 bytes instead of 88, payloads
+    /// shared): a log holds many.
+    entries: Vec<StoredEntry>,
     /// The latest snapshot made by `create_snapshot` or `apply_snapshot`.
     snapshot: Option<Snapshot>,
     /// Test hook: the next `Storage::snapshot` call fails once.
@@ -55,7 +58,7 @@ impl MemStorageCore {
         if idx > self.last_index() {
             return Err(StorageError::Unavailable);
         }
-        Ok(self.entries[(idx - self.first_index()) as usize].term)
+        Ok(self.entries[(idx - self.first_index()) as usize].term())
     }
 
     /// Entries in `[low, high)`, at most `max_size` bytes but at least one
@@ -74,11 +77,30 @@ impl MemStorageCore {
         }
         let lo = (low - self.first_index()) as usize;
         let hi = (high - self.first_index()) as usize;
-        // Measure first, copy only what fits: a lagging follower's range can
-        // be the whole log, and the vector must not be sized by it.
-        let ents = &self.entries[lo..hi];
-        let keep = fitting_prefix(ents, max_size);
-        Ok(ents[..keep].to_vec())
+        // Measure while copying, and only what fits: a lagging follower's
+        // range can be the whole log, and the vector must not be sized by it.
+        let stored = &self.entries[lo..hi];
+        let Some(max) = max_size else {
+            return Ok(stored
+                .iter()
+                .zip(low..)
+                .map(|(s, i)| s.to_entry(i))
+                .collect());
+        };
+        let mut size: u64 = 0;
+        let mut keep = 0;
+        for (s, i) in stored.iter().zip(low..) {
+            size = size.saturating_add(s.size(i));
+            if keep > 0 && size > max {
+                break;
+            }
+            keep += 1;
+        }
+        Ok(stored[..keep]
+            .iter()
+            .zip(low..)
+            .map(|(s, i)| s.to_entry(i))
+            .collect())
     }
 
     /// The hard state last set (or raised by [`apply_snapshot`](Self::apply_snapshot)).
@@ -139,8 +161,47 @@ impl MemStorageCore {
     /// assert!(s.wl().append(&[e(4, 2)]).is_err()); // gap
     /// ```
     pub fn append(&mut self, ents: &[Entry]) -> Result<()> {
-        let (Some(first), Some(last)) = (ents.first(), ents.last()) else {
+        let Some(skip) = self.check_append(ents)? else {
             return Ok(());
+        };
+        self.entries
+            .extend(ents[skip..].iter().map(StoredEntry::new));
+        Ok(())
+    }
+
+    /// [`append`](Self::append), taking the entries by value (an engine
+    /// handing over a `Ready`'s entries): payloads move into the storage
+    /// instead of being shared with a copy that is dropped right after.
+    /// Same rules, same errors; on error nothing changes.
+    ///
+    /// ```
+    /// # mod tinyraft { pub use tinyraft_log::*; pub use tinyraft_log::storage::{RaftState, Storage}; pub use tinyraft_proto::{eraftpb, prost}; pub mod util { pub use tinyraft_log::storage::{entry_size, limit_size}; } }
+    /// use tinyraft::storage::{MemStorage, Storage};
+    /// use tinyraft::eraftpb::Entry;
+    /// let e = |index, term| Entry { index, term, ..Default::default() };
+    ///
+    /// let s = MemStorage::new();
+    /// s.wl().append_owned(vec![e(1, 1), e(2, 1), e(3, 1)]).unwrap();
+    /// s.wl().append_owned(vec![e(2, 2)]).unwrap(); // conflict at 2: 3 goes too
+    /// assert_eq!(s.entries(1, 3, None).unwrap(), vec![e(1, 1), e(2, 2)]);
+    /// assert!(s.wl().append_owned(vec![e(4, 2)]).is_err()); // gap
+    /// ```
+    pub fn append_owned(&mut self, mut ents: Vec<Entry>) -> Result<()> {
+        let Some(skip) = self.check_append(&ents)? else {
+            return Ok(());
+        };
+        self.entries
+            .extend(ents.drain(skip..).map(StoredEntry::from_entry));
+        Ok(())
+    }
+
+    /// The checks of [`append`](Self::append); on success the storage is
+    /// truncated where `ents` take over and the answer is how many leading
+    /// entries to skip (already compacted), or `None` if there is nothing
+    /// to write.
+    fn check_append(&mut self, ents: &[Entry]) -> Result<Option<usize>> {
+        let (Some(first), Some(last)) = (ents.first(), ents.last()) else {
+            return Ok(None);
         };
         check_contiguous(ents)?;
         if last.index > MAX_LOG_INDEX {
@@ -157,13 +218,12 @@ impl MemStorageCore {
             )));
         }
         if last.index < self.first_index() {
-            return Ok(());
+            return Ok(None);
         }
         let start = first.index.max(self.first_index());
         let skip = (start - first.index) as usize;
         self.entries.truncate((start - self.first_index()) as usize);
-        self.entries.extend_from_slice(&ents[skip..]);
-        Ok(())
+        Ok(Some(skip))
     }
 
     /// Drops the entries below `compact_index`, so `first_index() ==

@@ -14,6 +14,7 @@
 //! `first_index() == 1`, `last_index() == 0` and `term(0) == 0`.
 
 mod mem;
+mod stored_entry;
 
 pub use mem::{MemStorage, MemStorageCore};
 

@@ -4,6 +4,8 @@
 //! cargo run --release -p tinyraft-tests --bin bench -- w --nodes 3 [--rounds N]
 //! cargo run --release -p tinyraft-tests --bin bench -- w --nodes 3,5,7,9
 //! cargo run --release -p tinyraft-tests --bin bench -- catchup [--entries N] [--compacted]
+//!     [--max-inflight N] [--follower-compacts]
+//! cargo run --release -p tinyraft-tests --bin bench -- floor --nodes 3
 //! ```
 //!
 //! **Workload W** (fixed, so any Raft library can be driven the same way;
@@ -31,7 +33,17 @@
 //! leader pings): the time until node 3 applied everything, and the peak
 //! RSS during catch-up against the RSS just before. With `--compacted` the
 //! leader and node 2 snapshot their state machines and compact their logs
-//! before the reconnect, so node 3 catches up from a snapshot.
+//! before the reconnect, so node 3 catches up from a snapshot. Variants
+//! that show where catch-up memory goes: `--max-inflight N` sets every
+//! node's `max_inflight_msgs` (W's 256 × 1 MiB lets the whole gap be in
+//! flight at once), `--follower-compacts` makes node 3's engine snapshot its
+//! state machine and compact its log after each Ready that applied
+//! entries, as an engine that does not retain applied log does.
+//!
+//! **Floor** (`floor --nodes N`): W's own work with no Raft at all: the
+//! same payloads, freshly allocated and shared as `Bytes`, folded into N
+//! per-node hashes, round by round. No Raft library can run W faster than
+//! this, so it bounds the ratio any library can reach against another.
 //!
 //! Printed: entries/s, peak RSS (`VmHWM`; reset before catch-up through
 //! `/proc/self/clear_refs` where the kernel allows), bytes and allocations
@@ -58,6 +70,8 @@ const W_CHECKSUM: u64 = 0x5c15_51fd_eab0_5ce5;
 const W_ROUNDS: u64 = 3_125;
 const PER_ROUND: u64 = 64;
 const PAYLOAD: usize = 128;
+/// W's `max_inflight_msgs`.
+const W_INFLIGHT: usize = 256;
 const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
 const FNV_PRIME: u64 = 0x0000_0100_0000_01b3;
 
@@ -91,12 +105,15 @@ struct Cluster {
     queue: VecDeque<Message>,
     /// A node whose messages are dropped (0: none).
     cut: u64,
+    /// A node whose engine snapshots its state machine and compacts its log
+    /// after every Ready that applied something (0: none).
+    compacts: u64,
 }
 
-fn config(id: u64) -> Config {
+fn config(id: u64, max_inflight_msgs: usize) -> Config {
     Config {
         max_size_per_msg: 1 << 20,
-        max_inflight_msgs: 256,
+        max_inflight_msgs,
         pre_vote: false,
         check_quorum: false,
         ..Config::new(id)
@@ -112,6 +129,11 @@ fn image(hash: u64, applied: u64) -> Bytes {
 
 impl Cluster {
     fn new(n: u64) -> Result<Cluster, String> {
+        Cluster::with_inflight(n, W_INFLIGHT)
+    }
+
+    /// A cluster whose nodes pipeline at most `inflight` appends each.
+    fn with_inflight(n: u64, inflight: usize) -> Result<Cluster, String> {
         let logger = Logger::root(Discard, o!());
         let voters: Vec<u64> = (1..=n).collect();
         let mut peers = Vec::new();
@@ -121,7 +143,7 @@ impl Cluster {
                 learners: vec![],
                 ..Default::default()
             });
-            let node = RawNode::new(&config(id), store.clone(), &logger)
+            let node = RawNode::new(&config(id, inflight), store.clone(), &logger)
                 .map_err(|e| format!("node {id}: {e}"))?;
             peers.push(Peer {
                 node,
@@ -134,6 +156,7 @@ impl Cluster {
             peers,
             queue: VecDeque::new(),
             cut: 0,
+            compacts: 0,
         })
     }
 
@@ -196,7 +219,7 @@ impl Cluster {
                 core.apply_snapshot(s.clone())
                     .map_err(|e| format!("apply_snapshot: {e}"))?;
             }
-            core.append(&rd.entries)
+            core.append_owned(std::mem::take(&mut rd.entries))
                 .map_err(|e| format!("append: {e}"))?;
             if let Some(hs) = rd.hs {
                 core.set_hardstate(hs);
@@ -212,7 +235,15 @@ impl Cluster {
             }
             p.applied = e.index;
         }
+        let applied_some = !rd.committed_entries.is_empty();
         p.node.advance(rd);
+        if applied_some && self.compacts == i as u64 + 1 {
+            let mut core = p.store.wl();
+            core.create_snapshot(p.applied, None, image(p.hash, p.applied))
+                .map_err(|e| format!("create_snapshot: {e}"))?;
+            core.compact(p.applied + 1)
+                .map_err(|e| format!("compact: {e}"))?;
+        }
         self.enqueue(persisted);
         Ok(())
     }
@@ -257,7 +288,9 @@ impl Cluster {
     }
 
     /// Runs `rounds` W rounds starting at sequence number `seq`; returns the
-    /// next sequence number.
+    /// next sequence number. (Out of line so a profiler can count the timed
+    /// loop alone.)
+    #[inline(never)]
     fn rounds(&mut self, seq: u64, rounds: u64) -> Result<u64, String> {
         let mut seq = seq;
         for _ in 0..rounds {
@@ -352,14 +385,74 @@ fn run_w(nodes: u64, rounds: u64) -> Result<(), String> {
     Ok(())
 }
 
+/// The floor's timed loop (kept out of line, so a profiler can count it
+/// alone): `rounds` rounds of W's payloads folded into every node's hash.
+#[inline(never)]
+fn floor_rounds(hashes: &mut [u64], rounds: u64) {
+    let mut batch: Vec<Bytes> = Vec::with_capacity(PER_ROUND as usize);
+    for r in 0..rounds {
+        let first = r * PER_ROUND;
+        batch.extend((first..first + PER_ROUND).map(|i| Bytes::from(payload(i))));
+        for h in hashes.iter_mut() {
+            for data in &batch {
+                *h = fnv(*h, std::hint::black_box(data));
+            }
+        }
+        batch.clear();
+    }
+}
+
+/// W without Raft: what the workload itself costs (see the module docs).
+fn run_floor(nodes: u64, rounds: u64) -> Result<(), String> {
+    let entries = rounds * PER_ROUND;
+    let mut hashes = vec![FNV_OFFSET; nodes as usize];
+    let region = Region::new(GLOBAL);
+    let start = Instant::now();
+    floor_rounds(&mut hashes, rounds);
+    let elapsed = start.elapsed();
+    let stats = region.change();
+    let want = if rounds == W_ROUNDS {
+        W_CHECKSUM
+    } else {
+        expected_hash(entries)
+    };
+    if let Some(h) = hashes.iter().find(|&&h| h != want) {
+        return Err(format!("floor: checksum {h:016x}, want {want:016x}"));
+    }
+    println!(
+        "floor-{nodes} (W without Raft): {entries} entries in {:.3} s = {:.0} entries/s; peak RSS {}; {}; checksum {want:016x}",
+        elapsed.as_secs_f64(),
+        rate(entries, elapsed),
+        mb(proc_kib("VmHWM:")),
+        per_entry(&stats, entries),
+    );
+    Ok(())
+}
+
 fn rate(n: u64, d: Duration) -> f64 {
     n as f64 / d.as_secs_f64().max(1e-9)
 }
 
-fn run_catchup(entries: u64, compacted: bool) -> Result<(), String> {
-    let mut c = Cluster::new(3)?;
+/// How the catch-up workload is varied.
+struct CatchupOpts {
+    /// The gap: entries committed while node 3 is cut off.
+    entries: u64,
+    /// The others compact the gap away: node 3 catches up from a snapshot.
+    compacted: bool,
+    /// `max_inflight_msgs` of every node.
+    inflight: usize,
+    /// Node 3's engine compacts its log after applying.
+    follower_compacts: bool,
+}
+
+fn run_catchup(o: &CatchupOpts) -> Result<(), String> {
+    let (entries, compacted) = (o.entries, o.compacted);
+    let mut c = Cluster::with_inflight(3, o.inflight)?;
     c.elect()?;
     c.cut = 3;
+    if o.follower_compacts {
+        c.compacts = 3;
+    }
     let rounds = entries.div_ceil(PER_ROUND);
     let total = rounds * PER_ROUND;
     let fill = Instant::now();
@@ -407,9 +500,18 @@ fn run_catchup(entries: u64, compacted: bool) -> Result<(), String> {
             rate(total, elapsed)
         )
     };
+    let mut variant = String::new();
+    if compacted {
+        variant += " (compacted)";
+    }
+    if o.inflight != W_INFLIGHT {
+        variant += &format!(" (max_inflight_msgs {})", o.inflight);
+    }
+    if o.follower_compacts {
+        variant += " (node 3 compacts after applying)";
+    }
     println!(
-        "catch-up{}: {total} entries (committed in {:.3} s) caught up {how}; RSS before {}, peak during {} ({growth}); {}; checksum {want:016x}",
-        if compacted { " (compacted)" } else { "" },
+        "catch-up{variant}: {total} entries (committed in {:.3} s) caught up {how}; RSS before {}, peak during {} ({growth}); {}; checksum {want:016x}",
         fill.as_secs_f64(),
         mb(rss_before),
         mb(peak),
@@ -418,7 +520,7 @@ fn run_catchup(entries: u64, compacted: bool) -> Result<(), String> {
     Ok(())
 }
 
-const USAGE: &str = "usage: bench w [--nodes N[,N...]] [--rounds R]\n       bench catchup [--entries N] [--compacted]";
+const USAGE: &str = "usage: bench w [--nodes N[,N...]] [--rounds R]\n       bench floor [--nodes N[,N...]] [--rounds R]\n       bench catchup [--entries N] [--compacted] [--max-inflight N] [--follower-compacts]";
 
 fn parse_num(flag: &str, v: Option<&String>) -> Result<u64, String> {
     let v = v.ok_or_else(|| format!("{flag} needs a value"))?;
@@ -434,6 +536,8 @@ fn run(args: &[String]) -> Result<(), String> {
     let mut rounds = W_ROUNDS;
     let mut entries = 1_000_000;
     let mut compacted = false;
+    let mut inflight = W_INFLIGHT;
+    let mut follower_compacts = false;
     let mut it = args[1..].iter();
     while let Some(a) = it.next() {
         match a.as_str() {
@@ -453,12 +557,26 @@ fn run(args: &[String]) -> Result<(), String> {
             "--rounds" => rounds = parse_num("--rounds", it.next())?,
             "--entries" => entries = parse_num("--entries", it.next())?,
             "--compacted" => compacted = true,
+            "--follower-compacts" => follower_compacts = true,
+            "--max-inflight" => {
+                inflight = usize::try_from(parse_num("--max-inflight", it.next())?)
+                    .map_err(|_| "--max-inflight: too large".to_string())?;
+                if inflight == 0 {
+                    return Err("--max-inflight: must be at least 1".into());
+                }
+            }
             other => return Err(format!("unknown argument {other:?}\n{USAGE}")),
         }
     }
     match cmd.as_str() {
         "w" => nodes.iter().try_for_each(|&n| run_w(n, rounds)),
-        "catchup" => run_catchup(entries.max(1), compacted),
+        "floor" => nodes.iter().try_for_each(|&n| run_floor(n, rounds)),
+        "catchup" => run_catchup(&CatchupOpts {
+            entries: entries.max(1),
+            compacted,
+            inflight,
+            follower_compacts,
+        }),
         other => Err(format!("unknown workload {other:?}\n{USAGE}")),
     }
 }

@@ -4,11 +4,22 @@
 //!
 //! ```text
 //! tinyraft-harness campaign [--seeds N] [--start-seed S] [--nodes K] [--faults LIST] [--jobs J] [--duration-ms T]
-//! tinyraft-harness replay --seed S [--trace out.jsonl] [--html out.html]
+//!                           [--shard K/N] [--json FILE] [--for 10m] [--histories DIR] [--keep-going]
+//! tinyraft-harness merge FILE...
+//! tinyraft-harness replay --seed S [--trace out.jsonl] [--html out.html] [--history h.jsonl] [--edn h.edn]
+//! tinyraft-harness check-history FILE [--budget STEPS]
 //! tinyraft-harness shrink --seed S
 //! tinyraft-harness bench
 //! tinyraft-harness teeth [--seeds N] [--only NAME,..] [--scratch DIR] [--target-dir DIR]
 //! ```
+//!
+//! Exit status: 0 clean; 1 a violation (or a disagreement `merge` found);
+//! 2 bad input; 3 a linearizability verdict of Unknown and nothing worse;
+//! 141 standard output closed (`| head`).
+
+#[macro_use]
+mod output;
+mod scale;
 
 use std::io::IsTerminal;
 use std::process::ExitCode;
@@ -17,8 +28,7 @@ use std::time::Instant;
 use clap::{Args, Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 use tinyraft_harness::campaign::{
-    self, CampaignOptions, SeedReport, percentile, run_campaign_until, run_schedule,
-    schedule_subset,
+    self, CampaignOptions, SeedReport, run_campaign_from, run_schedule, schedule_subset,
 };
 use tinyraft_harness::faults::parse_kinds;
 
@@ -50,6 +60,12 @@ enum Cmd {
     /// patch to a scratch copy of the workspace, build it, run the default
     /// campaign until the first violation, print a table.
     Teeth(TeethArgs),
+    /// Merge the `--json` summaries of a campaign's shards: check they
+    /// agree and cover the campaign, print the single-machine table.
+    Merge(scale::MergeArgs),
+    /// Check a JSON-lines client history with the built-in checker: Ok,
+    /// Illegal (with the smallest illegal history of the key) or Unknown.
+    CheckHistory(scale::CheckHistoryArgs),
 }
 
 /// The harness-level bug switches of `--inject-bug` (embedder behaviour, not
@@ -107,6 +123,19 @@ struct RunArgs {
     /// Run with at most this many voters (set by `shrink`).
     #[arg(long)]
     nodes_cap: Option<usize>,
+    /// Run past safety violations to the end of the seed (liveness and
+    /// linearizability are still checked), reporting every invariant
+    /// violated.
+    #[arg(long)]
+    keep_going: bool,
+    /// Linearizability search budget, in steps per key; a seed whose search
+    /// runs out is reported as Unknown.
+    #[arg(long, default_value_t = tinyraft_harness::linearizability::DEFAULT_BUDGET_STEPS)]
+    lin_budget: u64,
+    /// Clients give up on an operation this many simulated ms after calling
+    /// it (its outcome is unknown); 0: never.
+    #[arg(long, default_value_t = campaign::CLIENT_DEADLINE_MS)]
+    client_deadline_ms: u64,
 }
 
 impl RunArgs {
@@ -126,6 +155,9 @@ impl RunArgs {
                 delay_pct: self.delay_pct,
                 nodes_cap: self.nodes_cap,
             },
+            keep_going: self.keep_going,
+            lin_budget: self.lin_budget.max(1),
+            client_deadline_ms: (self.client_deadline_ms > 0).then_some(self.client_deadline_ms),
             ..CampaignOptions::default()
         })
     }
@@ -163,6 +195,18 @@ impl RunArgs {
         if let Some(c) = self.nodes_cap {
             swarm.push_str(&format!(" --nodes-cap {c}"));
         }
+        if self.keep_going {
+            swarm.push_str(" --keep-going");
+        }
+        if self.lin_budget != tinyraft_harness::linearizability::DEFAULT_BUDGET_STEPS {
+            swarm.push_str(&format!(" --lin-budget {}", self.lin_budget));
+        }
+        if self.client_deadline_ms != campaign::CLIENT_DEADLINE_MS {
+            swarm.push_str(&format!(
+                " --client-deadline-ms {}",
+                self.client_deadline_ms
+            ));
+        }
         format!(
             "--nodes {} --faults {} --duration-ms {}{cut} --clients {} --ops {}{bug}{swarm}",
             self.nodes, self.faults, self.duration_ms, self.clients, self.ops
@@ -185,6 +229,23 @@ struct CampaignArgs {
     /// `first violation: seed S invariant I` (the smallest failing seed).
     #[arg(long)]
     stop_on_first: bool,
+    /// Run only shard K of N (1-based): the seeds whose position in
+    /// [start, start+seeds) is K-1 mod N. N machines with K = 1..N run
+    /// exactly the campaign one machine would; `merge` their `--json`.
+    #[arg(long)]
+    shard: Option<String>,
+    /// Write a mergeable summary here (JSON; see `merge`).
+    #[arg(long)]
+    json: Option<String>,
+    /// Keep drawing seeds (from --start-seed, in order) until this much
+    /// wall time is spent (`90s`, `10m`, `1h`); --seeds is then ignored.
+    /// The seeds run are listed in the summary.
+    #[arg(long = "for")]
+    budget: Option<String>,
+    /// Write the client history of every failing seed and every seed with
+    /// an Unknown verdict here, as seed-S.jsonl and seed-S.edn.
+    #[arg(long)]
+    histories: Option<String>,
     #[command(flatten)]
     run: RunArgs,
 }
@@ -230,6 +291,12 @@ struct ReplayArgs {
     /// comma-separated positions, or `none`.
     #[arg(long)]
     keep: Option<String>,
+    /// Write the client history as JSON lines here (see `check-history`).
+    #[arg(long)]
+    history: Option<String>,
+    /// Write the client history as Jepsen EDN here (Knossos, Elle).
+    #[arg(long)]
+    edn: Option<String>,
     #[command(flatten)]
     run: RunArgs,
 }
@@ -260,6 +327,10 @@ fn main() -> ExitCode {
             start_seed: 1,
             jobs: None,
             stop_on_first: false,
+            shard: None,
+            json: None,
+            budget: None,
+            histories: None,
             run: RunArgs::parse_default(),
         }),
         Some(Cmd::Campaign(a)) => campaign_cmd(a),
@@ -267,6 +338,8 @@ fn main() -> ExitCode {
         Some(Cmd::Shrink(a)) => shrink_cmd(a),
         Some(Cmd::Bench(a)) => bench_cmd(a),
         Some(Cmd::Teeth(a)) => teeth_cmd(a),
+        Some(Cmd::Merge(a)) => scale::merge_cmd(a),
+        Some(Cmd::CheckHistory(a)) => scale::check_history_cmd(a),
     };
     match r {
         Ok(code) => code,
@@ -291,6 +364,9 @@ impl RunArgs {
             shift_ms: 0,
             delay_pct: 100,
             nodes_cap: None,
+            keep_going: false,
+            lin_budget: tinyraft_harness::linearizability::DEFAULT_BUDGET_STEPS,
+            client_deadline_ms: campaign::CLIENT_DEADLINE_MS,
         }
     }
 }
@@ -298,22 +374,41 @@ impl RunArgs {
 fn campaign_cmd(a: CampaignArgs) -> Result<ExitCode, String> {
     if a.run.inject_bug.as_deref() == Some("list") {
         for (name, _) in INJECT_BUGS {
-            println!("{name}");
+            out!("{name}");
         }
         return Ok(ExitCode::SUCCESS);
     }
-    let opts = a.run.options()?;
+    let mut opts = a.run.options()?;
+    opts.keep_histories = a.histories.is_some();
     let jobs = a.jobs.unwrap_or_else(|| {
         std::thread::available_parallelism()
             .map(|n| n.get())
             .unwrap_or(1)
     });
-    let seeds: Vec<u64> = (a.start_seed..a.start_seed + a.seeds).collect();
+    let shard: tinyraft_harness::shard::Shard = match &a.shard {
+        Some(s) => s.parse()?,
+        None => tinyraft_harness::shard::Shard::WHOLE,
+    };
+    let budget = a
+        .budget
+        .as_deref()
+        .map(tinyraft_harness::shard::parse_duration)
+        .transpose()?;
+    let seeds: Vec<u64> = shard.seeds(a.start_seed, a.seeds);
     let kinds: Vec<String> = opts.faults.iter().map(|k| k.to_string()).collect();
-    println!(
-        "campaign: {} seeds from {}, {} nodes, faults [{}], {} ms fault phase, {} jobs",
-        seeds.len(),
-        a.start_seed,
+    let what = match (&a.budget, &a.shard) {
+        (Some(b), Some(sh)) => format!("seeds from {} for {b}, shard {sh}", a.start_seed),
+        (Some(b), None) => format!("seeds from {} for {b}", a.start_seed),
+        (None, Some(sh)) => format!(
+            "{} seeds of {} from {}, shard {sh}",
+            seeds.len(),
+            a.seeds,
+            a.start_seed
+        ),
+        (None, None) => format!("{} seeds from {}", seeds.len(), a.start_seed),
+    };
+    out!(
+        "campaign: {what}, {} nodes, faults [{}], {} ms fault phase, {} jobs",
         opts.nodes,
         kinds.join(","),
         opts.duration_ms,
@@ -321,7 +416,10 @@ fn campaign_cmd(a: CampaignArgs) -> Result<ExitCode, String> {
     );
     let tty = std::io::stderr().is_terminal();
     let bar = if tty {
-        let b = ProgressBar::new(seeds.len() as u64);
+        let b = match budget {
+            Some(_) => ProgressBar::new_spinner(),
+            None => ProgressBar::new(seeds.len() as u64),
+        };
         if let Ok(style) =
             ProgressStyle::with_template("{bar:40} {pos}/{len} seeds {elapsed} {msg}")
         {
@@ -331,7 +429,8 @@ fn campaign_cmd(a: CampaignArgs) -> Result<ExitCode, String> {
     } else {
         None
     };
-    let total = seeds.len();
+    // Unknown ahead of time under a budget.
+    let total = budget.is_none().then_some(seeds.len());
     let done = std::sync::atomic::AtomicUsize::new(0);
     let started = Instant::now();
     let progress = |r: &SeedReport| {
@@ -344,140 +443,88 @@ fn campaign_cmd(a: CampaignArgs) -> Result<ExitCode, String> {
                 }
             }
             None => {
-                if r.violation.is_some() || n % 25 == 0 || n == total {
+                if r.violation.is_some() || n % 25 == 0 || Some(n) == total {
                     let status = r
                         .violation
                         .as_ref()
                         .map(|v| v.invariant.as_str())
                         .unwrap_or("ok");
-                    println!("[{n}/{total}] seed {} {status}", r.seed);
+                    let of = total.map_or_else(|| "?".to_string(), |t| t.to_string());
+                    out!("[{n}/{of}] seed {} {status}", r.seed);
                 }
             }
         }
     };
-    let reports = run_campaign_until(&opts, &seeds, jobs, &progress, a.stop_on_first);
+    let reports = match budget {
+        Some(d) => {
+            let (start, sh) = (a.start_seed, shard);
+            let next = move |j: u64| Some(sh.nth_seed(start, j));
+            run_campaign_from(
+                &opts,
+                &next,
+                jobs,
+                &progress,
+                a.stop_on_first,
+                Some(started + d),
+            )
+        }
+        None => {
+            let next = |i: u64| seeds.get(i as usize).copied();
+            run_campaign_from(&opts, &next, jobs, &progress, a.stop_on_first, None)
+        }
+    };
     if let Some(b) = &bar {
         b.finish_and_clear();
     }
     let wall = started.elapsed().as_secs_f64();
-    print_summary(&reports, wall);
-    let failed: Vec<&SeedReport> = reports.iter().filter(|r| r.violation.is_some()).collect();
-    if failed.is_empty() {
-        return Ok(ExitCode::SUCCESS);
+    let flags = a.run.flags();
+    let replay = |seed: u64| {
+        format!(
+            "cargo run --release -p tinyraft-harness -- replay --seed {seed} {flags} --trace seed{seed}.jsonl --html seed{seed}.html --history seed{seed}.history.jsonl"
+        )
+    };
+    let fingerprint = if a.json.is_some() {
+        scale::fingerprint(&opts, a.start_seed)
+    } else {
+        0
+    };
+    let summary = tinyraft_harness::summary::Summary::from_reports(
+        &reports,
+        tinyraft_harness::summary::SummaryInput {
+            options: tinyraft_harness::summary::RunOptions {
+                start_seed: a.start_seed,
+                seeds: budget.is_none().then_some(a.seeds),
+                budget: a.budget.clone(),
+                flags: flags.clone(),
+            },
+            shard,
+            fingerprint,
+            lin_budget: opts.lin_budget,
+            wall_s: wall,
+            replay: &replay,
+        },
+    );
+    if let Some(p) = &a.json {
+        std::fs::write(p, summary.to_json()).map_err(|e| format!("{p}: {e}"))?;
     }
-    if let Some(v) = failed.first().and_then(|r| r.violation.as_ref()) {
-        println!(
-            "first violation: seed {} invariant {} ({} seeds run)",
-            v.seed,
-            v.invariant,
-            reports.len()
+    if let Some(dir) = &a.histories {
+        scale::write_histories(dir, &reports)?;
+    }
+    scale::print_summary(&summary);
+    if budget.is_some() {
+        let ran = reports.len() as u64;
+        let sh = if a.shard.is_some() {
+            format!(" --shard {shard}")
+        } else {
+            String::new()
+        };
+        out!(
+            "to run exactly these seeds again: campaign --start-seed {} --seeds {}{sh} {flags}",
+            a.start_seed,
+            ran * shard.n
         );
     }
-    for r in &failed {
-        if let Some(v) = &r.violation {
-            println!("\nseed {} violated `{}`: {}", r.seed, v.invariant, v.detail);
-            println!(
-                "  replay: cargo run --release -p tinyraft-harness -- replay --seed {} {} --trace seed{}.jsonl --html seed{}.html",
-                r.seed,
-                a.run.flags(),
-                r.seed,
-                r.seed
-            );
-        }
-    }
-    Ok(ExitCode::from(1))
-}
-
-fn print_summary(reports: &[SeedReport], wall_s: f64) {
-    let sum = |f: &dyn Fn(&SeedReport) -> u64| reports.iter().map(f).sum::<u64>();
-    let lat: Vec<u64> = reports
-        .iter()
-        .flat_map(|r| r.commit_latency_ms.iter().copied())
-        .collect();
-    let events = sum(&|r| r.events);
-    let violations = reports.iter().filter(|r| r.violation.is_some()).count();
-    let unknown = reports.iter().filter(|r| r.lin_unknown).count();
-    println!();
-    println!("{:<28} {:>14}", "seeds", reports.len());
-    println!(
-        "{:<28} {:>14.1} s",
-        "simulated time",
-        sum(&|r| r.sim_ms) as f64 / 1000.0
-    );
-    println!("{:<28} {:>14}", "events", events);
-    println!("{:<28} {:>14}", "elections", sum(&|r| r.elections));
-    println!("{:<28} {:>14}", "commits", sum(&|r| r.commits));
-    println!("{:<28} {:>14}", "client ops", sum(&|r| r.client_ops));
-    println!(
-        "{:<28} {:>14}",
-        "fault actions",
-        sum(&|r| r.fault_actions as u64)
-    );
-    println!(
-        "{:<28} {:>14}",
-        "conf changes: simple",
-        sum(&|r| r.conf_changes.simple)
-    );
-    println!(
-        "{:<28} {:>14}",
-        "conf changes: joint enter",
-        sum(&|r| r.conf_changes.enter_joint)
-    );
-    println!(
-        "{:<28} {:>14}",
-        "conf changes: joint leave",
-        sum(&|r| r.conf_changes.leave_joint)
-    );
-    println!(
-        "{:<28} {:>14}",
-        "  ...in a later term",
-        sum(&|r| r.conf_changes.leave_in_later_term)
-    );
-    println!(
-        "{:<28} {:>14} ms",
-        "commit latency p50 (sim)",
-        percentile(&lat, 50.0)
-    );
-    println!(
-        "{:<28} {:>14} ms",
-        "commit latency p99 (sim)",
-        percentile(&lat, 99.0)
-    );
-    println!(
-        "{:<28} {:>14.0}",
-        "events / wall second",
-        events as f64 / wall_s.max(1e-9)
-    );
-    println!("{:<28} {:>14.1} s", "wall time", wall_s);
-    println!("{:<28} {:>14}", "linearizability unknown", unknown);
-    println!("{:<28} {:>14}", "violations", violations);
-    let draws: Vec<&tinyraft_harness::swarm::Swarm> =
-        reports.iter().filter_map(|r| r.swarm.as_ref()).collect();
-    if !draws.is_empty() {
-        println!("\nswarm configurations drawn (value:seeds):");
-        for l in tinyraft_harness::swarm::Spread::of(draws).lines() {
-            println!("  {l}");
-        }
-    }
-    print_profiles(reports);
-}
-
-/// How many nodes ran each embedder profile part, over all seeds.
-fn print_profiles(reports: &[SeedReport]) {
-    let mut counts: std::collections::BTreeMap<&'static str, u64> = Default::default();
-    for p in reports.iter().flat_map(|r| r.profiles.iter()) {
-        for l in p.labels() {
-            *counts.entry(l).or_default() += 1;
-        }
-    }
-    if counts.is_empty() {
-        return;
-    }
-    println!();
-    println!("embedder profiles (nodes)");
-    for (label, n) in counts {
-        println!("  {label:<26} {n:>14}");
-    }
+    Ok(scale::exit_code(&summary))
 }
 
 fn replay_cmd(a: ReplayArgs) -> Result<ExitCode, String> {
@@ -499,7 +546,7 @@ fn replay_cmd(a: ReplayArgs) -> Result<ExitCode, String> {
     let schedule = schedule_subset(&opts, a.seed, keep.as_deref());
     let (r1, c1) = run_schedule(&opts, a.seed, &schedule);
     let (r2, _) = run_schedule(&opts, a.seed, &schedule);
-    println!(
+    out!(
         "seed {}: {} events, {:.1} s simulated, {} elections, {} commits, {} client ops",
         a.seed,
         r1.events,
@@ -509,7 +556,7 @@ fn replay_cmd(a: ReplayArgs) -> Result<ExitCode, String> {
         r1.client_ops
     );
     let same = r1.trace_hash == r2.trace_hash;
-    println!(
+    out!(
         "trace hash {:#018x}; second run {:#018x}: {}",
         r1.trace_hash,
         r2.trace_hash,
@@ -523,23 +570,45 @@ fn replay_cmd(a: ReplayArgs) -> Result<ExitCode, String> {
         let f = std::fs::File::create(p).map_err(|e| format!("{p}: {e}"))?;
         c1.trace()
             .write_jsonl(std::io::BufWriter::new(f))
-            .map_err(|e| format!("{p}: {e}"))?;
-        println!("trace: {p} ({} events)", c1.trace().len());
+            .map_err(|e| output::write_error(p, e))?;
+        out!("trace: {p} ({} events)", c1.trace().len());
     }
     if let Some(p) = &a.html {
         let title = format!("tinyraft seed {}", a.seed);
         let html = campaign::render_timeline(c1.trace(), &title);
         std::fs::write(p, html).map_err(|e| format!("{p}: {e}"))?;
-        println!("timeline: {p}");
+        out!("timeline: {p}");
+    }
+    let history = c1.client_history();
+    let unknown_ops = history.iter().filter(|o| o.return_ms.is_none()).count();
+    if let Some(p) = &a.history {
+        std::fs::write(p, tinyraft_harness::history::to_jsonl(history))
+            .map_err(|e| format!("{p}: {e}"))?;
+        out!(
+            "history: {p} ({} operations, {unknown_ops} with unknown outcome)",
+            history.len()
+        );
+    }
+    if let Some(p) = &a.edn {
+        std::fs::write(p, tinyraft_harness::history::to_edn(history))
+            .map_err(|e| format!("{p}: {e}"))?;
+        out!("history (EDN): {p}");
+    }
+    for v in r1.violation.iter().chain(r1.later_violations.iter()) {
+        out!("{v}");
+    }
+    if r1.lin_unknown {
+        out!(
+            "linearizability: UNKNOWN (search budget of {} steps per key exhausted; --lin-budget raises it)",
+            opts.lin_budget
+        );
     }
     match &r1.violation {
-        Some(v) => {
-            println!("{v}");
-            Ok(ExitCode::from(1))
-        }
+        Some(_) => Ok(ExitCode::from(1)),
         None if !same => Ok(ExitCode::from(1)),
+        None if r1.lin_unknown => Ok(ExitCode::from(3)),
         None => {
-            println!("no violation");
+            out!("no violation");
             Ok(ExitCode::SUCCESS)
         }
     }
@@ -548,16 +617,16 @@ fn replay_cmd(a: ReplayArgs) -> Result<ExitCode, String> {
 fn shrink_cmd(a: ShrinkArgs) -> Result<ExitCode, String> {
     let opts = a.run.options()?;
     let full = schedule_subset(&opts, a.seed, None);
-    println!(
+    out!(
         "seed {}: schedule of {} actions; shrinking...",
         a.seed,
         full.actions.len()
     );
     let Some(s) = campaign::shrink(&opts, a.seed) else {
-        println!("seed {} does not fail: nothing to shrink", a.seed);
+        out!("seed {} does not fail: nothing to shrink", a.seed);
         return Ok(ExitCode::SUCCESS);
     };
-    println!(
+    out!(
         "reduced to {} actions, {} clients x {} ops, fault phase {} ms:",
         s.keep.len(),
         s.opts.clients,
@@ -565,14 +634,14 @@ fn shrink_cmd(a: ShrinkArgs) -> Result<ExitCode, String> {
         s.opts.cut_ms.unwrap_or(s.opts.duration_ms)
     );
     for tf in &s.schedule.actions {
-        println!("  @{:>6} ms  {}", tf.at_ms, tf.action);
+        out!("  @{:>6} ms  {}", tf.at_ms, tf.action);
     }
     if let Some(v) = &s.report.violation {
-        println!("still fails: `{}`: {}", v.invariant, v.detail);
+        out!("still fails: `{}`: {}", v.invariant, v.detail);
     }
     let keep: Vec<String> = s.keep.iter().map(|i| i.to_string()).collect();
-    println!("before: {}", s.before);
-    println!("after:  {}", s.after);
+    out!("before: {}", s.before);
+    out!("after:  {}", s.after);
     let flags = RunArgs {
         clients: s.opts.clients,
         ops: s.opts.ops_per_client,
@@ -583,7 +652,7 @@ fn shrink_cmd(a: ShrinkArgs) -> Result<ExitCode, String> {
         ..a.run.clone()
     }
     .flags();
-    println!(
+    out!(
         "replay: cargo run --release -p tinyraft-harness -- replay --seed {} {} --keep {} --html shrunk.html",
         a.seed,
         flags,
@@ -604,7 +673,7 @@ fn bench_cmd(a: BenchArgs) -> Result<ExitCode, String> {
         events += campaign::run_seed(&opts, seed).events;
     }
     let wall = started.elapsed().as_secs_f64();
-    println!(
+    out!(
         "{} seeds, {} events in {:.2} s: {:.0} simulated events per wall second (one thread)",
         a.seeds,
         events,
@@ -682,7 +751,7 @@ fn teeth_cmd(a: TeethArgs) -> Result<ExitCode, String> {
         .map(PathBuf::from)
         .filter(|p| ws.join(p).is_file())
         .collect();
-    println!(
+    out!(
         "teeth: {} patches from {}, scratch {}, target {}, up to {} seeds each",
         catalogue.len(),
         cat_dir.display(),
@@ -759,7 +828,10 @@ fn teeth_cmd(a: TeethArgs) -> Result<ExitCode, String> {
                 let text = String::from_utf8_lossy(&o.stdout);
                 match teeth::parse_first_violation(&text) {
                     Some(v) => (Ok(Some(v)), build_s, run_s),
-                    None if o.status.success() => (Ok(None), build_s, run_s),
+                    // 3: no violation, only Unknown linearizability verdicts.
+                    None if o.status.success() || o.status.code() == Some(3) => {
+                        (Ok(None), build_s, run_s)
+                    }
                     None => (
                         Err(format!(
                             "campaign exited {:?} without a violation line: {}",
@@ -780,10 +852,10 @@ fn teeth_cmd(a: TeethArgs) -> Result<ExitCode, String> {
     for (name, patch) in &catalogue {
         let (outcome, build_s, run_s) = run_one(name, patch);
         match &outcome {
-            Ok(Some((seed, inv))) => println!(
+            Ok(Some((seed, inv))) => out!(
                 "{name}: caught at seed {seed} by `{inv}` (build {build_s:.0} s, campaign {run_s:.1} s)"
             ),
-            Ok(None) => println!("{name}: NOT CAUGHT in {} seeds ({run_s:.1} s)", a.seeds),
+            Ok(None) => out!("{name}: NOT CAUGHT in {} seeds ({run_s:.1} s)", a.seeds),
             Err(e) => eprintln!("ERROR {name}: {e}"),
         }
         rows.push(Row {
@@ -797,11 +869,9 @@ fn teeth_cmd(a: TeethArgs) -> Result<ExitCode, String> {
     // Leave the scratch copy clean (unpatched) for the next run.
     let _ = teeth::sync_tree(&ws, &files, &scratch);
     let _ = Path::new(&scratch);
-    println!();
-    println!(
-        "| patch | bug | seeds until first caught | campaign wall time | invariant that fired |"
-    );
-    println!("|---|---|---|---|---|");
+    out!();
+    out!("| patch | bug | seeds until first caught | campaign wall time | invariant that fired |");
+    out!("|---|---|---|---|---|");
     let mut bad = 0;
     for r in &rows {
         let (seeds, inv) = match &r.outcome {
@@ -815,14 +885,18 @@ fn teeth_cmd(a: TeethArgs) -> Result<ExitCode, String> {
                 ("ERROR".to_string(), e.clone())
             }
         };
-        println!(
+        out!(
             "| {} | {} | {} | {:.1} s | {} |",
-            r.name, r.bug, seeds, r.run_s, inv
+            r.name,
+            r.bug,
+            seeds,
+            r.run_s,
+            inv
         );
         let _ = r.build_s;
     }
     if bad > 0 {
-        println!("\n{bad} of {} patches not caught or failing", rows.len());
+        out!("\n{bad} of {} patches not caught or failing", rows.len());
         return Ok(ExitCode::from(1));
     }
     Ok(ExitCode::SUCCESS)
