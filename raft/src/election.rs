@@ -86,6 +86,9 @@ impl<S: Storage> Raft<S> {
             self.become_candidate();
             (MessageType::MsgRequestVote, self.term)
         };
+        // Votes are counted in every configuration the log may already be
+        // in (see `refresh_pending_configs`).
+        self.refresh_pending_configs();
         let id = self.id;
         self.prs.record_vote(id, true);
         if self.poll_votes(kind == CampaignType::PreElection) {
@@ -94,7 +97,7 @@ impl<S: Storage> Raft<S> {
         let (last_index, last_term) = (self.raft_log.last_index(), self.raft_log.last_term());
         info!(self.logger, "starting election";
             "term" => term, "kind" => ?kind, "last_index" => last_index, "last_term" => last_term);
-        for voter in self.prs.voter_ids() {
+        for voter in self.prs.campaign_voter_ids() {
             if voter == id {
                 continue;
             }

@@ -18,6 +18,7 @@ use tinyraft_proto::eraftpb::{
 
 use crate::confchange::Membership;
 use crate::errors::{Error, Result};
+use crate::quorum::JointConfig;
 use crate::raft::{INVALID_ID, Raft, StateRole};
 
 /// The conf change an entry carries, V1 or V2, or `None` if its data does
@@ -130,6 +131,8 @@ impl<S: Storage> Raft<S> {
         if self.state != StateRole::Leader {
             return;
         }
+        // The change applied was the first of the pending ones.
+        self.refresh_pending_configs();
         if !self.prs.is_voter(self.id) {
             // A leader that is no longer a voter cannot lead. Through joint
             // consensus this happens when the leave applies: until then it
@@ -146,6 +149,71 @@ impl<S: Storage> Raft<S> {
         }
         // ...and may already have acknowledged a pending read.
         self.release_reads_confirmed_by_quorum();
+    }
+
+    /// Records the configurations that the conf changes in the log past the
+    /// applied index produce (see [`ProgressTracker::set_pending`]), on a
+    /// node that campaigns or has just won: it cannot tell whether those
+    /// changes are committed, and the newest may already be in force on a
+    /// quorum that its applied configuration does not overlap (joint
+    /// consensus moves between configurations whose majorities need not
+    /// intersect). Found by the campaign: a new leader that had not applied
+    /// an enter and a leave committed its first entry with the old voters
+    /// alone, and the new voters' majority lacked it.
+    ///
+    /// [`ProgressTracker::set_pending`]: crate::ProgressTracker
+    pub(crate) fn refresh_pending_configs(&mut self) {
+        let pending = self.configs_in_unapplied_log();
+        let next = self.raft_log.last_index().saturating_add(1);
+        for id in self.prs.set_pending(pending, next) {
+            self.mark_new_member_active(id);
+        }
+    }
+
+    /// The voter configurations that the leave-joint changes in this node's
+    /// log past its applied index produce, in log order (committed or not:
+    /// the node cannot tell). A campaign needs votes from a quorum of each, and
+    /// a new leader commits only what a quorum of each holds; so Raft's
+    /// promise of progress holds when a quorum of each of these (and of the
+    /// applied configuration) can talk.
+    pub fn configs_in_unapplied_log(&self) -> Vec<JointConfig> {
+        let (lo, hi) = (
+            self.raft_log.applied.saturating_add(1),
+            self.raft_log.last_index(),
+        );
+        let mut pending = Vec::new();
+        if lo > hi || lo < self.raft_log.first_index() {
+            return pending;
+        }
+        match self.raft_log.slice(lo, hi.saturating_add(1), None) {
+            Ok(ents) => {
+                let mut m = self.prs.membership().clone();
+                for e in ents
+                    .iter()
+                    .filter(|e| e.entry_type() != EntryType::EntryNormal)
+                {
+                    let Some(cc) = decode_entry_conf_change(e) else {
+                        continue;
+                    };
+                    if let Ok(next) = m.apply_committed(&cc) {
+                        m = next;
+                        // Every quorum of a single-step change's result
+                        // overlaps one of its origin (thesis §4.1), and so
+                        // does every quorum of a joint configuration (its
+                        // outgoing half is the origin). Only past a leave
+                        // can the configuration in force have no majority
+                        // in common with the applied one (§4.3).
+                        if cc.leave_joint() {
+                            pending.push(m.joint_config());
+                        }
+                    }
+                }
+            }
+            Err(e) => {
+                warn!(self.logger, "cannot read the unapplied log for conf changes"; "err" => %e)
+            }
+        }
+        pending
     }
 
     /// A freshly added member counts as active for check-quorum until the

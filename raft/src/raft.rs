@@ -266,6 +266,8 @@ impl<S: Storage> Raft<S> {
             }
         }
         self.pending_conf_index = 0;
+        // Only a candidate or a new leader counts by pending configurations.
+        self.prs.set_pending(Vec::new(), last.saturating_add(1));
         self.read_only.reset();
         self.uncommitted.reset();
         self.pending_read_index_msgs.clear();
@@ -331,6 +333,8 @@ impl<S: Storage> Raft<S> {
         self.reset(term);
         self.leader_id = self.id;
         self.state = StateRole::Leader;
+        // Commit only what every configuration the log may be in holds.
+        self.refresh_pending_configs();
         let id = self.id;
         if let Some(pr) = self.prs.get_mut(id) {
             // Our own log matches itself up to what is durable.

@@ -489,3 +489,67 @@ fn malformed_joint_conf_state_in_a_snapshot_does_not_panic() {
     let _ = r.step(m);
     assert!(r.prs().is_voter(2));
 }
+
+/// Found by the campaign (seed 5873 of the default run): a node whose log
+/// holds an enter and the matching leave that it has not applied cannot
+/// tell whether they are committed; the new configuration may already be
+/// in force with no majority in common with the applied one (thesis §4.3).
+/// So its campaign needs votes from a quorum of the configuration after the
+/// leave too, and as leader it commits only what that quorum holds. It
+/// used to win with the old voters alone, and commit its first entry on
+/// them, while the new voters' majority lacked it.
+#[test]
+fn campaign_counts_the_configuration_after_an_unapplied_leave_4_3() {
+    let store = new_storage(&[1, 2, 3], &[]);
+    let enter = v2(
+        Auto,
+        &[(AddNode, 4), (AddNode, 5), (RemoveNode, 2), (RemoveNode, 3)],
+    );
+    let ents: Vec<Entry> = [enter, ConfChangeV2::default()]
+        .iter()
+        .enumerate()
+        .map(|(i, cc)| {
+            let mut e = Entry {
+                term: 1,
+                index: i as u64 + 1,
+                data: cc.encode_to_vec().into(),
+                ..Default::default()
+            };
+            e.set_entry_type(EntryType::EntryConfChangeV2);
+            e
+        })
+        .collect();
+    store.wl().append(&ents).expect("append");
+    store.wl().set_hardstate(tinyraft::eraftpb::HardState {
+        term: 1,
+        vote: 0,
+        commit: 0,
+    });
+    let mut r = raft_from(&new_config(1, ET, 1), store);
+    r.step(hup(1)).expect("hup");
+    let asked: Vec<u64> = take_msgs(&mut r).iter().map(|m| m.to).collect();
+    assert_eq!(asked, vec![2, 3, 4, 5], "the new voters are asked too");
+    let t = r.term;
+    let grant = |from| vote_resp(MessageType::MsgRequestVoteResponse, from, 1, t, true);
+    r.step(grant(2)).expect("vote");
+    r.step(grant(3)).expect("vote");
+    assert_eq!(
+        r.state,
+        StateRole::Candidate,
+        "the old voters alone elect no one"
+    );
+    r.step(grant(4)).expect("vote");
+    assert_eq!(r.state, StateRole::Leader);
+    // The first entry of its term commits only on a majority of {1, 4, 5}.
+    persist(&mut r);
+    let last = r.raft_log.last_index();
+    for from in [2, 3] {
+        r.step(append_ack(from, 1, t, last)).expect("ack");
+    }
+    assert_eq!(
+        r.raft_log.committed, 0,
+        "{{1, 2, 3}} hold it, {{1, 4, 5}} do not"
+    );
+    r.step(append_ack(4, 1, t, last)).expect("ack");
+    assert_eq!(r.raft_log.committed, last);
+}

@@ -166,7 +166,9 @@ impl Cluster {
     /// voter of it currently uses (a member that has not applied the latest
     /// change yet still counts votes by the one before; single-step changes
     /// keep the two overlapping, and a joint configuration is two halves
-    /// that both need a majority, thesis §4.3). Sorted, deduplicated.
+    /// that both need a majority, thesis §4.3), and those the conf changes
+    /// in its unapplied log produce (its campaigns need them too). Sorted,
+    /// deduplicated.
     pub(crate) fn voter_configs(&self) -> Vec<Vec<u64>> {
         let mut configs = halves(&self.committed_config);
         for id in self.committed_config.ids() {
@@ -174,6 +176,11 @@ impl Cluster {
                 let jc = raw.raft.prs().joint_config();
                 if jc.contains(id) {
                     configs.extend(halves(jc));
+                    // A campaign also needs a quorum of every configuration
+                    // its unapplied log may already be in.
+                    for p in raw.raft.configs_in_unapplied_log() {
+                        configs.extend(halves(&p));
+                    }
                 }
             }
         }

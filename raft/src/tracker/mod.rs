@@ -45,6 +45,11 @@ pub struct ProgressTracker {
     conf: Membership,
     /// Both voter halves, kept in step with `conf` for the quorum math.
     quorum: JointConfig,
+    /// Configurations that conf changes in this node's log past its applied
+    /// index will produce, in log order (set while campaigning and on a new
+    /// leader, see [`set_pending`](Self::set_pending)): every quorum
+    /// decision also needs each of them.
+    pending: Vec<JointConfig>,
     votes: BTreeMap<u64, bool>,
     max_inflight: usize,
     /// The encoded size of the last append queued to each member, keyed by
@@ -73,6 +78,7 @@ impl ProgressTracker {
             ids: Vec::new(),
             conf: Membership::default(),
             quorum: JointConfig::default(),
+            pending: Vec::new(),
             votes: BTreeMap::new(),
             max_inflight,
             queued_appends: BTreeMap::new(),
@@ -88,6 +94,7 @@ impl ProgressTracker {
         self.progress.clear();
         self.votes.clear();
         self.queued_appends.clear();
+        self.pending.clear();
         let mut conf = Membership::from_conf_state(cs);
         let voters = conf.voters.clone();
         conf.learners.retain(|id| !voters.contains(id));
@@ -119,7 +126,50 @@ impl ProgressTracker {
     /// and a conf state from storage or a snapshot is normalised by
     /// [`apply_conf_state`](Self::apply_conf_state), never trusted to panic on.
     pub(crate) fn set_membership(&mut self, conf: Membership, next_idx: u64) -> Vec<u64> {
-        let members: BTreeSet<u64> = conf
+        self.quorum = conf.joint_config();
+        self.conf = conf;
+        self.sync_members(next_idx)
+    }
+
+    /// Sets the configurations the conf changes in the log past the applied
+    /// index will produce (thesis §4.1/§4.3 read with apply-time
+    /// configurations): a node that has such changes in its log but has not
+    /// applied them cannot tell whether they are committed, and the newest
+    /// of them may already be in force elsewhere. So while campaigning it
+    /// needs votes from a quorum of each, and as a new leader it commits
+    /// only what a quorum of each holds; their voters get a progress (new
+    /// ones probing from `next_idx`). Returns the ids that were added.
+    pub(crate) fn set_pending(&mut self, pending: Vec<JointConfig>, next_idx: u64) -> Vec<u64> {
+        self.pending = pending;
+        self.sync_members(next_idx)
+    }
+
+    /// The configurations set by [`set_pending`](Self::set_pending).
+    pub fn pending_configs(&self) -> &[JointConfig] {
+        &self.pending
+    }
+
+    /// Every configuration a quorum decision must satisfy: the applied one,
+    /// then the pending ones.
+    fn quorums(&self) -> impl Iterator<Item = &JointConfig> {
+        std::iter::once(&self.quorum).chain(&self.pending)
+    }
+
+    /// Voters of the applied and of the pending configurations: whom a
+    /// candidate asks for votes.
+    pub(crate) fn campaign_voter_ids(&self) -> Vec<u64> {
+        let mut ids = self.quorum.ids();
+        for p in &self.pending {
+            ids.extend(p.ids());
+        }
+        ids.into_iter().collect()
+    }
+
+    /// Keeps a progress for exactly the members of the configuration and
+    /// the voters of the pending ones; returns the ids added.
+    fn sync_members(&mut self, next_idx: u64) -> Vec<u64> {
+        let conf = &self.conf;
+        let mut members: BTreeSet<u64> = conf
             .voters
             .iter()
             .chain(&conf.voters_outgoing)
@@ -127,6 +177,9 @@ impl ProgressTracker {
             .chain(&conf.learners_next)
             .copied()
             .collect();
+        for p in &self.pending {
+            members.extend(p.ids());
+        }
         self.progress.retain(|id, _| members.contains(id));
         self.votes.retain(|id, _| members.contains(id));
         self.queued_appends.retain(|id, _| members.contains(id));
@@ -138,8 +191,6 @@ impl ProgressTracker {
                 added.push(id);
             }
         }
-        self.quorum = conf.joint_config();
-        self.conf = conf;
         self.sync_ids();
         added
     }
@@ -260,7 +311,8 @@ impl ProgressTracker {
 
     /// Whether `id` is the only voter of both halves.
     pub fn is_singleton(&self, id: u64) -> bool {
-        self.quorum.incoming.len() == 1
+        self.pending.is_empty()
+            && self.quorum.incoming.len() == 1
             && self.quorum.incoming.contains(&id)
             && self.quorum.outgoing.iter().all(|&o| o == id)
     }
@@ -284,19 +336,25 @@ impl ProgressTracker {
                 .filter(|(id, g)| **g == want && self.is_voter(**id))
                 .count()
         };
-        (
-            count(true),
-            count(false),
-            self.quorum.vote_result(&self.votes),
-        )
+        let mut result = VoteResult::Won;
+        for q in self.quorums() {
+            match q.vote_result(&self.votes) {
+                VoteResult::Lost => return (count(true), count(false), VoteResult::Lost),
+                VoteResult::Pending => result = VoteResult::Pending,
+                VoteResult::Won => {}
+            }
+        }
+        (count(true), count(false), result)
     }
 
     /// The largest index stored on a majority of each half (0 without
     /// voters).
     pub fn committed(&self) -> u64 {
         let progress = &self.progress;
-        self.quorum
-            .committed_index(|id| progress.get(&id).map_or(0, |p| p.matched))
+        self.quorums()
+            .map(|q| q.committed_index(|id| progress.get(&id).map_or(0, |p| p.matched)))
+            .min()
+            .unwrap_or(0)
     }
 
     /// Whether a quorum (a majority of each half, counting `self_id` as
@@ -317,7 +375,7 @@ impl ProgressTracker {
             pr.recent_active = false;
             pr.active_by_grace = false;
         }
-        self.quorum.has_quorum(&active)
+        self.has_quorum(&active)
     }
 
     /// Whether a quorum was actually heard from this round (without
@@ -330,12 +388,13 @@ impl ProgressTracker {
             .filter(|(id, p)| **id == self_id || (p.recent_active && !p.active_by_grace))
             .map(|(id, _)| *id)
             .collect();
-        self.quorum.has_quorum(&active)
+        self.has_quorum(&active)
     }
 
-    /// Whether `ids` contains a majority of each voter half.
+    /// Whether `ids` contains a majority of each voter half, of the
+    /// applied and of every pending configuration.
     pub fn has_quorum(&self, ids: &BTreeSet<u64>) -> bool {
-        self.quorum.has_quorum(ids)
+        self.quorums().all(|q| q.has_quorum(ids))
     }
 }
 
