@@ -33,11 +33,14 @@ pub struct CheckHistoryArgs {
 
 /// The campaign's exit status: 1 if a seed failed, 3 if none failed but
 /// some linearizability verdict was Unknown, else 0.
+///
+/// A campaign fails on violations only: a seed whose linearizability search
+/// ran out of budget (Unknown) is listed with its replay command, but an
+/// inconclusive check is not a bug found, so the main job stays green
+/// (`replay` and `check-history` of that one history exit 3).
 pub fn exit_code(s: &Summary) -> ExitCode {
     if s.counters.violations > 0 {
         ExitCode::from(1)
-    } else if s.counters.lin_unknown > 0 {
-        ExitCode::from(3)
     } else {
         ExitCode::SUCCESS
     }
