@@ -144,7 +144,8 @@ impl ProgressTracker {
         self.sync_members(next_idx)
     }
 
-    /// The configurations set by [`set_pending`](Self::set_pending).
+    /// The configurations the conf changes in the unapplied log produce, as
+    /// set while campaigning or on a new leader (empty otherwise).
     pub fn pending_configs(&self) -> &[JointConfig] {
         &self.pending
     }
