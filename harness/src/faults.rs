@@ -723,27 +723,22 @@ fn joint_membership(
         push(leave_at, FaultAction::LeaveJoint);
     }
     let later = leave_at + rng.random_range(500..3000);
-    if demote {
-        // Promote a learner back (a simple change, or through a joint state).
-        let t2 = transition(rng);
-        push(
-            later,
-            FaultAction::Joint {
-                transition: t2,
-                changes: vec![(AddNode, Learner(0))],
-            },
-        );
-        if t2 == ConfChangeTransition::Explicit {
-            push(later + rng.random_range(200..2000), FaultAction::LeaveJoint);
-        }
+    // Undo the episode later: promote a learner back (a simple change, or
+    // through a joint state), or remove both spares together.
+    let undo = if demote {
+        Some(vec![(AddNode, Learner(0))])
     } else if two {
-        // Remove both spares together, through a joint state again.
+        Some(vec![(RemoveNode, Node(a)), (RemoveNode, Node(b))])
+    } else {
+        None
+    };
+    if let Some(changes) = undo {
         let t2 = transition(rng);
         push(
             later,
             FaultAction::Joint {
                 transition: t2,
-                changes: vec![(RemoveNode, Node(a)), (RemoveNode, Node(b))],
+                changes,
             },
         );
         if t2 == ConfChangeTransition::Explicit {

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use bytes::Bytes;
 use rand::Rng;
 use tinyraft::StateRole;
-use tinyraft::eraftpb::{ConfChange, ConfChangeType};
+use tinyraft::eraftpb::ConfChangeType;
 use tinyraft::storage::Storage;
 
 use super::Cluster;
@@ -372,16 +372,8 @@ impl Cluster {
         change_type: ConfChangeType,
         id: u64,
     ) -> Result<(), String> {
-        if change_type != ConfChangeType::RemoveNode && !self.nodes.contains_key(&id) {
-            // A new node waits to be added and learns the configuration
-            // from the leader (see `spawn_empty`).
-            self.spawn_empty(id);
-        }
-        let cc = ConfChange {
-            change_type: change_type as i32,
-            node_id: id,
-            context: Bytes::new(),
-        };
+        let cc = super::fault_apply::simple_change(change_type, id);
+        self.spawn_joiners(&cc);
         let deadline = self.now_ms() + 10_000;
         while self.now_ms() < deadline {
             if let Some(e) = self.violation_err() {

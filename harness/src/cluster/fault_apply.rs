@@ -7,6 +7,7 @@ use std::collections::BTreeSet;
 
 use bytes::Bytes;
 use rand::Rng;
+use tinyraft::ConfChangeI;
 use tinyraft::eraftpb::{
     ConfChange, ConfChangeSingle, ConfChangeTransition, ConfChangeType, ConfChangeV2,
 };
@@ -296,19 +297,10 @@ impl Cluster {
                 }
             }
             FaultAction::Membership(t, id) => {
-                if t != ConfChangeType::RemoveNode && !self.nodes.contains_key(&id) {
-                    self.spawn_empty(id);
-                }
+                let cc = simple_change(t, id);
+                self.spawn_joiners(&cc);
                 if let Some(l) = self.leader() {
-                    let cc = ConfChange {
-                        change_type: t as i32,
-                        node_id: id,
-                        context: Bytes::new(),
-                    };
-                    if let Some(raw) = self.nodes.get_mut(&l).and_then(|n| n.raw.as_mut()) {
-                        let _ = raw.propose_conf_change(Bytes::new(), cc);
-                    }
-                    self.drive(l);
+                    self.propose_conf_on(l, cc);
                 }
             }
             FaultAction::Compact(n) => {
@@ -442,20 +434,33 @@ impl Cluster {
         if resolved.is_empty() {
             return;
         }
-        for c in &resolved {
-            if c.change_type() != ConfChangeType::RemoveNode && !self.nodes.contains_key(&c.node_id)
-            {
-                self.spawn_empty(c.node_id);
-            }
-        }
         let cc = ConfChangeV2 {
             transition: transition as i32,
             changes: resolved,
             context: Bytes::new(),
         };
+        self.spawn_joiners(&cc);
         self.push(EventKind::Note {
             text: format!("leader {l} proposes {}", describe_change(&cc)),
         });
+        self.propose_conf_on(l, cc);
+    }
+
+    /// Creates (with an empty or seeded disk, see `spawn_empty`) every node
+    /// `cc` adds that does not exist yet: it waits to be added and learns
+    /// the configuration from the leader.
+    pub(super) fn spawn_joiners(&mut self, cc: &impl ConfChangeI) {
+        for c in &cc.as_v2().changes {
+            if c.change_type() != ConfChangeType::RemoveNode && !self.nodes.contains_key(&c.node_id)
+            {
+                self.spawn_empty(c.node_id);
+            }
+        }
+    }
+
+    /// Proposes `cc` on node `l` (a refusal is part of the run: not waited
+    /// on, not retried) and drives it.
+    fn propose_conf_on(&mut self, l: u64, cc: impl ConfChangeI) {
         if let Some(raw) = self.nodes.get_mut(&l).and_then(|n| n.raw.as_mut()) {
             let _ = raw.propose_conf_change(Bytes::new(), cc);
         }
@@ -520,22 +525,22 @@ impl Cluster {
                 self.disconnect(id);
             }
             Some(Reaction::Conf(t, node)) => {
-                if t != ConfChangeType::RemoveNode && !self.nodes.contains_key(&node) {
-                    self.spawn_empty(node);
-                }
-                let cc = ConfChange {
-                    change_type: t as i32,
-                    node_id: node,
-                    context: Bytes::new(),
-                };
+                let cc = simple_change(t, node);
+                self.spawn_joiners(&cc);
                 self.push(EventKind::Fault {
                     description: format!("new leader {id}: {t:?} {node}"),
                 });
-                if let Some(raw) = self.nodes.get_mut(&id).and_then(|n| n.raw.as_mut()) {
-                    let _ = raw.propose_conf_change(Bytes::new(), cc);
-                }
-                self.drive(id);
+                self.propose_conf_on(id, cc);
             }
         }
+    }
+}
+
+/// A single-node (V1) conf change of `t` for `id`.
+pub(super) fn simple_change(t: ConfChangeType, id: u64) -> ConfChange {
+    ConfChange {
+        change_type: t as i32,
+        node_id: id,
+        context: Bytes::new(),
     }
 }

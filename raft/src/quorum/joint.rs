@@ -72,8 +72,8 @@ impl JointConfig {
             if voters.is_empty() {
                 return None;
             }
-            let m: Vec<u64> = voters.iter().map(|&id| matched(id)).collect();
-            Some(majority::committed_index(&m))
+            let mut m: Vec<u64> = voters.iter().map(|&id| matched(id)).collect();
+            Some(majority::committed_index_in_place(&mut m))
         };
         match (half(&self.incoming), half(&self.outgoing)) {
             (Some(a), Some(b)) => a.min(b),

@@ -27,13 +27,18 @@ pub fn majority(n: usize) -> usize {
 /// assert_eq!(committed_index(&[5, 3, 1, 4]), 3);
 /// ```
 pub fn committed_index(matched: &[u64]) -> u64 {
+    committed_index_in_place(&mut matched.to_vec())
+}
+
+/// [`committed_index`] on a buffer the caller owns (reordered), so the
+/// leader's commit check copies the match indexes once, not twice.
+pub(crate) fn committed_index_in_place(matched: &mut [u64]) -> u64 {
     if matched.is_empty() {
         return 0;
     }
-    let mut v = matched.to_vec();
     // Descending: the majority-th largest value is on at least a majority.
-    v.sort_unstable_by(|a, b| b.cmp(a));
-    v[majority(v.len()) - 1]
+    matched.sort_unstable_by(|a, b| b.cmp(a));
+    matched[majority(matched.len()) - 1]
 }
 
 /// Tallies `votes` (voter -> granted) over `voters`; votes from non-voters

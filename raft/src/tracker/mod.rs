@@ -140,6 +140,10 @@ impl ProgressTracker {
     /// only what a quorum of each holds; their voters get a progress (new
     /// ones probing from `next_idx`). Returns the ids that were added.
     pub(crate) fn set_pending(&mut self, pending: Vec<JointConfig>, next_idx: u64) -> Vec<u64> {
+        if pending.is_empty() && self.pending.is_empty() {
+            // The common case (every role change resets it): nothing to do.
+            return Vec::new();
+        }
         self.pending = pending;
         self.sync_members(next_idx)
     }
