@@ -50,7 +50,7 @@ impl QuorumWatch {
     pub fn observe(
         &mut self,
         node: u64,
-        leading: Option<(u64, JointConfig)>,
+        leading: Option<(u64, &JointConfig)>,
         now_ms: u64,
         window_ms: u64,
     ) -> Result<(), Breach> {
@@ -58,33 +58,45 @@ impl QuorumWatch {
             self.leading.remove(&node);
             return Ok(());
         };
-        let st = self
-            .leading
-            .entry(node)
-            .or_insert_with(|| (term, now_ms, now_ms, voters.clone()));
-        if st.0 != term {
-            *st = (term, now_ms, now_ms, voters.clone());
+        // Runs after every event on a leader: clone the voter set only when
+        // it changed.
+        match self.leading.get_mut(&node) {
+            Some(st) if st.0 == term => {
+                if st.3 != *voters {
+                    st.2 = now_ms;
+                    st.3 = voters.clone();
+                }
+            }
+            _ => {
+                self.leading
+                    .insert(node, (term, now_ms, now_ms, voters.clone()));
+            }
         }
-        if st.3 != voters {
-            st.2 = now_ms;
-            st.3 = voters.clone();
-        }
-        let (since, conf_since) = (st.1, st.2);
-        if voters.ids().is_empty() {
+        let (since, conf_since) = self.leading.get(&node).map_or((0, 0), |s| (s.1, s.2));
+        if voters.incoming.is_empty() && voters.outgoing.is_empty() {
             return Ok(());
         }
-        // The latest time a majority of `half` was heard from.
+        // The latest time a majority of `half` was heard from: the
+        // (n/2+1)-th latest of its members' times (a node hears itself now).
         let half_at = |half: &std::collections::BTreeSet<u64>| {
-            let mut times: Vec<u64> = half
-                .iter()
-                .map(|&p| {
-                    if p == node {
-                        now_ms
-                    } else {
-                        self.heard.get(&(node, p)).copied().unwrap_or(0)
-                    }
-                })
-                .collect();
+            let time_of = |p: u64| {
+                if p == node {
+                    now_ms
+                } else {
+                    self.heard.get(&(node, p)).copied().unwrap_or(0)
+                }
+            };
+            let mut small = [0u64; 16];
+            let mut big = Vec::new();
+            let times: &mut [u64] = if half.len() <= small.len() {
+                for (slot, &p) in small.iter_mut().zip(half) {
+                    *slot = time_of(p);
+                }
+                &mut small[..half.len()]
+            } else {
+                big.extend(half.iter().map(|&p| time_of(p)));
+                &mut big
+            };
             times.sort_unstable_by(|a, b| b.cmp(a));
             times[half.len() / 2]
         };
@@ -103,7 +115,7 @@ impl QuorumWatch {
                     "node {node} still leads term {term} at {now_ms} ms with check-quorum on, \
                      though a quorum of voters {} was last heard from at {quorum_at} ms \
                      (leading since {since} ms); it must step down within {window_ms} ms",
-                    crate::cluster::show(&voters)
+                    crate::cluster::show(voters)
                 ),
             ));
         }
@@ -123,25 +135,25 @@ mod tests {
         let mut w = QuorumWatch::default();
         let voters = JointConfig::new([1, 2, 3, 4, 5].into());
         let window = 2 * 1000 + 100;
-        w.observe(1, Some((3, voters.clone())), 0, window).unwrap();
+        w.observe(1, Some((3, &voters)), 0, window).unwrap();
         // Hearing from two peers (plus itself: a quorum of three) keeps it.
         for t in (100..10_000).step_by(100) {
             w.delivered(1, 2, t);
             w.delivered(1, 3, t);
-            w.observe(1, Some((3, voters.clone())), t, window).unwrap();
+            w.observe(1, Some((3, &voters)), t, window).unwrap();
         }
         // Only one peer still answers: no quorum from 9,900 ms on.
         for t in (10_000..=12_000).step_by(100) {
             w.delivered(1, 2, t);
-            w.observe(1, Some((3, voters.clone())), t, window).unwrap();
+            w.observe(1, Some((3, &voters)), t, window).unwrap();
         }
         let e = w
-            .observe(1, Some((3, voters.clone())), 12_001, window)
+            .observe(1, Some((3, &voters)), 12_001, window)
             .unwrap_err();
         assert_eq!(e.0, "check_quorum", "{}", e.1);
         // Stepping down clears it; a new term starts a new window.
         w.observe(1, None, 12_100, window).unwrap();
-        w.observe(1, Some((5, voters)), 20_000, window).unwrap();
+        w.observe(1, Some((5, &voters)), 20_000, window).unwrap();
     }
 
     /// Thesis §4.3 with §6.2: while joint, hearing from a majority of the
@@ -151,24 +163,22 @@ mod tests {
         let mut w = QuorumWatch::default();
         let voters = JointConfig::new_joint([1, 4, 5].into(), [1, 2, 3].into());
         let window = 2 * 1000 + 100;
-        w.observe(1, Some((3, voters.clone())), 0, window).unwrap();
+        w.observe(1, Some((3, &voters)), 0, window).unwrap();
         for t in (100..=2_100).step_by(100) {
             w.delivered(1, 4, t);
             w.delivered(1, 5, t);
-            w.observe(1, Some((3, voters.clone())), t, window).unwrap();
+            w.observe(1, Some((3, &voters)), t, window).unwrap();
         }
-        let e = w
-            .observe(1, Some((3, voters.clone())), 2_101, window)
-            .unwrap_err();
+        let e = w.observe(1, Some((3, &voters)), 2_101, window).unwrap_err();
         assert_eq!(e.0, "check_quorum", "{}", e.1);
         // A majority of the old half too keeps it leading.
         let mut w = QuorumWatch::default();
-        w.observe(1, Some((3, voters.clone())), 0, window).unwrap();
+        w.observe(1, Some((3, &voters)), 0, window).unwrap();
         for t in (100..=5_000).step_by(100) {
             for p in [2, 4] {
                 w.delivered(1, p, t);
             }
-            w.observe(1, Some((3, voters.clone())), t, window).unwrap();
+            w.observe(1, Some((3, &voters)), t, window).unwrap();
         }
     }
 }

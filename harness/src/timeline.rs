@@ -263,7 +263,7 @@ impl Model {
                 } => {
                     let st = lane(&mut lanes, &mut m.nodes, *node, t0);
                     m.segs.extend(st.end_role(*node, t));
-                    st.role = Some((role.clone(), *term));
+                    st.role = Some((role.to_string(), *term));
                 }
                 EventKind::Send {
                     id,
@@ -1236,7 +1236,7 @@ mod tests {
     use super::*;
     use crate::trace::Trace;
 
-    fn role(node: u64, role: &str, term: u64) -> EventKind {
+    fn role(node: u64, role: &'static str, term: u64) -> EventKind {
         EventKind::Role {
             node,
             role: role.into(),
@@ -1244,7 +1244,7 @@ mod tests {
             leader: if role == "leader" { node } else { 0 },
         }
     }
-    fn send(id: u64, from: u64, to: u64, msg_type: &str) -> EventKind {
+    fn send(id: u64, from: u64, to: u64, msg_type: &'static str) -> EventKind {
         EventKind::Send {
             id,
             from,

@@ -46,6 +46,14 @@ use serde::{Deserialize, Serialize};
 /// How many of the most recent events a [`Trace`] always retains.
 pub const RECENT_CAPACITY: usize = 256;
 
+/// How far the campaign ring may grow past [`RECENT_CAPACITY`] before its
+/// oldest events are dropped in one move.
+const RING_SLACK: usize = 8;
+
+/// A name in an event: a fixed string when the simulator records it (no
+/// allocation per event), an owned one when a trace is read back.
+pub type Label = std::borrow::Cow<'static, str>;
+
 /// One observable step of a simulated run.
 ///
 /// Serialized (JSON) flat: `{"seq":3,"t_ms":120,"kind":"send","id":7,...}`.
@@ -81,7 +89,7 @@ pub enum EventKind {
         /// The node.
         node: u64,
         /// `follower`, `candidate`, `pre_candidate` or `leader`.
-        role: String,
+        role: Label,
         /// Its current term.
         term: u64,
         /// The leader it knows of, 0 if none.
@@ -96,7 +104,7 @@ pub enum EventKind {
         /// Receiver.
         to: u64,
         /// Message type name, e.g. `MsgAppend`.
-        msg_type: String,
+        msg_type: Label,
         /// Message term.
         term: u64,
         /// Message `index` field.
@@ -128,7 +136,7 @@ pub enum EventKind {
         /// Receiver.
         to: u64,
         /// Why: `random`, `partition`, `disconnected`, `crashed`, ...
-        reason: String,
+        reason: Label,
     },
     /// The network scheduled a second copy of a message.
     Duplicate {
@@ -525,8 +533,8 @@ pub struct Trace {
     keep_all: bool,
     /// Every event, when `keep_all`.
     all: Vec<TraceEvent>,
-    /// The most recent events (between `RECENT_CAPACITY` and twice that,
-    /// once warmed up), when not `keep_all`; with `keep_all`, the tail of
+    /// The most recent events (between `RECENT_CAPACITY` and
+    /// `RING_SLACK` times that, once warmed up), when not `keep_all`; with `keep_all`, the tail of
     /// `all` serves instead.
     ring: Vec<TraceEvent>,
     hasher: WordHash,
@@ -541,7 +549,11 @@ impl Trace {
         Trace {
             keep_all,
             all: Vec::new(),
-            ring: Vec::with_capacity(if keep_all { 0 } else { 2 * RECENT_CAPACITY }),
+            ring: Vec::with_capacity(if keep_all {
+                0
+            } else {
+                RING_SLACK * RECENT_CAPACITY
+            }),
             hasher: WordHash::new(),
             count: 0,
         }
@@ -564,10 +576,11 @@ impl Trace {
         if self.keep_all {
             self.all.push(ev);
         } else {
-            // Amortized O(1) and contiguous: let the buffer grow to twice
-            // the capacity, then drop the older half in one move.
-            if self.ring.len() == 2 * RECENT_CAPACITY {
-                self.ring.drain(..RECENT_CAPACITY);
+            // Amortized O(1) and contiguous: let the buffer grow to
+            // `RING_SLACK` times the capacity, then drop all but the newest
+            // `RECENT_CAPACITY` in one move (the slack keeps that move rare).
+            if self.ring.len() == RING_SLACK * RECENT_CAPACITY {
+                self.ring.drain(..self.ring.len() - RECENT_CAPACITY);
             }
             self.ring.push(ev);
         }

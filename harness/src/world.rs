@@ -2,7 +2,8 @@
 //! events ordered by (time, sequence number), so two events due at the same
 //! millisecond always fire in the order they were scheduled.
 
-use std::collections::BTreeMap;
+use std::cmp::Ordering;
+use std::collections::BinaryHeap;
 
 use tinyraft::eraftpb::Message;
 
@@ -29,12 +30,44 @@ pub(crate) enum Event {
     Fault { step: usize },
 }
 
-/// Simulated clock plus the pending events.
+/// An event in the queue, ordered by (time, sequence number) alone. The
+/// sequence number is unique, so the order is total and the event itself
+/// never takes part in it.
+#[derive(Debug)]
+struct Scheduled {
+    at: u64,
+    seq: u64,
+    ev: Event,
+}
+
+impl PartialEq for Scheduled {
+    fn eq(&self, other: &Self) -> bool {
+        (self.at, self.seq) == (other.at, other.seq)
+    }
+}
+
+impl Eq for Scheduled {}
+
+impl PartialOrd for Scheduled {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Scheduled {
+    /// Reversed, so the max-heap pops the earliest (time, seq) first.
+    fn cmp(&self, other: &Self) -> Ordering {
+        (other.at, other.seq).cmp(&(self.at, self.seq))
+    }
+}
+
+/// Simulated clock plus the pending events (a binary heap: every event is
+/// pushed and popped once, and nothing else is asked of the queue).
 #[derive(Debug, Default)]
 pub(crate) struct World {
     now: u64,
     seq: u64,
-    queue: BTreeMap<(u64, u64), Event>,
+    queue: BinaryHeap<Scheduled>,
 }
 
 impl World {
@@ -47,7 +80,11 @@ impl World {
     pub(crate) fn schedule(&mut self, at: u64, ev: Event) {
         let at = at.max(self.now);
         self.seq += 1;
-        self.queue.insert((at, self.seq), ev);
+        self.queue.push(Scheduled {
+            at,
+            seq: self.seq,
+            ev,
+        });
     }
 
     /// Schedules `ev` `delay` ms from now.
@@ -57,11 +94,10 @@ impl World {
 
     /// Pops the next event due at or before `limit`, moving the clock to it.
     pub(crate) fn pop_until(&mut self, limit: u64) -> Option<Event> {
-        let (&(at, _), _) = self.queue.first_key_value()?;
-        if at > limit {
+        if self.queue.peek()?.at > limit {
             return None;
         }
-        let ((at, _), ev) = self.queue.pop_first()?;
+        let Scheduled { at, ev, .. } = self.queue.pop()?;
         self.now = at;
         Some(ev)
     }

@@ -69,7 +69,7 @@ impl Cluster {
     /// Message `id` from `from` to `to` is lost for `reason`: the sender may
     /// hear so, the trace records it, and a snapshot's sender learns it
     /// failed.
-    fn dropped(&mut self, id: u64, from: u64, to: u64, reason: &str, is_snap: bool) {
+    fn dropped(&mut self, id: u64, from: u64, to: u64, reason: &'static str, is_snap: bool) {
         self.unreachable(from, to);
         if self.cfg.trace_messages {
             self.push(EventKind::Drop {
@@ -187,7 +187,7 @@ impl Cluster {
                 id,
                 from: msg.from,
                 to: msg.to,
-                msg_type: msg.msg_type().as_str_name().to_string(),
+                msg_type: msg.msg_type().as_str_name().into(),
                 term: msg.term,
                 index: msg.index,
                 log_term: msg.log_term,

@@ -127,7 +127,7 @@ impl Cluster {
             ));
         }
         let leading = (r.state == StateRole::Leader && self.cfg.check_quorum)
-            .then(|| (r.term, r.prs().joint_config().clone()));
+            .then(|| (r.term, r.prs().joint_config()));
         let window = crate::checks::check_quorum_window(&self.cfg);
         if let Err(b) = self
             .checker
