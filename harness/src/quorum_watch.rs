@@ -181,4 +181,44 @@ mod tests {
             w.observe(1, Some((3, &voters)), t, window).unwrap();
         }
     }
+
+    /// A leader seen leading a later term (it lost and won again between
+    /// two observations) began leading then: its window restarts, so it is
+    /// not flagged for silence from before it won.
+    #[test]
+    fn a_new_term_restarts_the_window() {
+        let mut w = QuorumWatch::default();
+        let voters = JointConfig::new([1, 2, 3].into());
+        let window = 2 * 1000 + 100;
+        w.observe(1, Some((3, &voters)), 0, window).unwrap();
+        w.observe(1, Some((4, &voters)), 10_000, window).unwrap();
+        w.observe(1, Some((4, &voters)), 12_100, window).unwrap();
+        let e = w
+            .observe(1, Some((4, &voters)), 12_101, window)
+            .unwrap_err();
+        assert_eq!(e.0, "check_quorum", "{}", e.1);
+    }
+
+    /// A half larger than the watch's stack buffer is counted the same way
+    /// (the majority of 17 is 9: the leader plus 8 peers).
+    #[test]
+    fn a_large_configuration_needs_its_majority() {
+        let voters = JointConfig::new((1..=17).collect());
+        let window = 2 * 1000 + 100;
+        for (heard, fires) in [(8u64, false), (7, true)] {
+            let mut w = QuorumWatch::default();
+            w.observe(1, Some((3, &voters)), 0, window).unwrap();
+            for t in (100..=3_000).step_by(100) {
+                for p in 2..2 + heard {
+                    w.delivered(1, p, t);
+                }
+                let r = w.observe(1, Some((3, &voters)), t, window);
+                assert_eq!(
+                    r.is_err(),
+                    fires && t > window,
+                    "heard {heard} at {t}: {r:?}"
+                );
+            }
+        }
+    }
 }

@@ -138,4 +138,29 @@ mod tests {
         assert!(w.pop_until(10).is_none());
         assert!(w.pop_until(20).is_some());
     }
+
+    /// The queue's order is a total order on (time, seq) that agrees with
+    /// equality (`Ord`'s contract, which `BinaryHeap` relies on): equal
+    /// keys compare equal whatever the event, different keys never do.
+    #[test]
+    fn scheduled_order_agrees_with_equality() {
+        let at = |at, seq, client| Scheduled {
+            at,
+            seq,
+            ev: Event::Client { client },
+        };
+        let keys = [(1, 1), (1, 2), (2, 0), (2, 1)];
+        for &(a1, s1) in &keys {
+            for &(a2, s2) in &keys {
+                let (x, y) = (at(a1, s1, 0), at(a2, s2, 1));
+                assert_eq!(x == y, (a1, s1) == (a2, s2));
+                assert_eq!(
+                    x.cmp(&y),
+                    (a2, s2).cmp(&(a1, s1)),
+                    "reversed: the earliest is the max"
+                );
+                assert_eq!(x.partial_cmp(&y), Some(x.cmp(&y)));
+            }
+        }
+    }
 }
