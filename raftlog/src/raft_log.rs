@@ -421,11 +421,7 @@ impl<S: Storage> RaftLog<S> {
     /// rewritten) or below a pending snapshot, or go beyond
     /// [`MAX_LOG_INDEX`](crate::storage::MAX_LOG_INDEX).
     pub fn append(&mut self, ents: &[Entry]) -> u64 {
-        if let Err(reason) = self.try_append(ents) {
-            error!(self.logger, "refusing to append entries"; "reason" => reason,
-                "committed" => self.committed, "last_index" => self.last_index());
-        }
-        self.last_index()
+        self.append_owned(ents.to_vec())
     }
 
     /// [`append`](Self::append), taking the entries by value: they move
@@ -445,7 +441,7 @@ impl<S: Storage> RaftLog<S> {
     /// ```
     pub fn append_owned(&mut self, ents: Vec<Entry>) -> u64 {
         match self.check_append(&ents) {
-            Ok(()) => self.unstable.truncate_and_append_owned(ents),
+            Ok(()) => self.unstable.truncate_and_append(ents),
             Err(reason) => {
                 error!(self.logger, "refusing to append entries"; "reason" => reason,
                     "committed" => self.committed, "last_index" => self.last_index());
@@ -478,12 +474,6 @@ impl<S: Storage> RaftLog<S> {
             }
         }
         self.last_index()
-    }
-
-    fn try_append(&mut self, ents: &[Entry]) -> std::result::Result<(), String> {
-        self.check_append(ents)?;
-        self.unstable.truncate_and_append(ents);
-        Ok(())
     }
 
     /// Checks `ents` for [`append`](Self::append) and moves `stabled` and
@@ -625,16 +615,7 @@ impl<S: Storage> RaftLog<S> {
         committed: u64,
         ents: &[Entry],
     ) -> Option<(u64, u64)> {
-        let (conflict, last_new) = self.plan_append(idx, term, ents)?;
-        if conflict != 0 {
-            let start = (conflict - idx - 1) as usize;
-            if let Err(reason) = self.try_append(&ents[start..]) {
-                error!(self.logger, "rejecting an append"; "reason" => reason);
-                return None;
-            }
-        }
-        self.commit_after_append(committed, last_new);
-        Some((conflict, last_new))
+        self.maybe_append_owned(idx, term, committed, ents.to_vec())
     }
 
     /// [`maybe_append`](Self::maybe_append), taking the entries by value:
@@ -671,7 +652,7 @@ impl<S: Storage> RaftLog<S> {
                 error!(self.logger, "rejecting an append"; "reason" => reason);
                 return None;
             }
-            self.unstable.truncate_and_append_owned(ents);
+            self.unstable.truncate_and_append(ents);
         }
         self.commit_after_append(committed, last_new);
         Some((conflict, last_new))

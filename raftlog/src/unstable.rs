@@ -97,21 +97,13 @@ impl Unstable {
     /// Appends `ents` (contiguous; the caller checks that the first index
     /// is at most one past the last and above any pending snapshot),
     /// replacing every unstable entry from `ents[0].index` on.
-    pub fn truncate_and_append(&mut self, ents: &[Entry]) {
-        let Some(first) = ents.first() else { return };
-        self.truncate_for(first.index);
-        self.entries.extend_from_slice(ents);
-    }
-
-    /// [`truncate_and_append`](Self::truncate_and_append), moving `ents` in.
-    pub fn truncate_and_append_owned(&mut self, ents: Vec<Entry>) {
+    pub fn truncate_and_append(&mut self, ents: Vec<Entry>) {
         let Some(first) = ents.first() else { return };
         self.truncate_for(first.index);
         self.entries.extend(ents);
     }
 
-    /// [`truncate_and_append_owned`](Self::truncate_and_append_owned) of
-    /// one entry.
+    /// [`truncate_and_append`](Self::truncate_and_append) of one entry.
     pub fn truncate_and_push(&mut self, e: Entry) {
         self.truncate_for(e.index);
         self.entries.push(e);
@@ -169,7 +161,7 @@ mod tests {
     #[test]
     fn restore_resets_segment() {
         let mut u = Unstable::new(5);
-        u.truncate_and_append(&[e(5, 1), e(6, 1)]);
+        u.truncate_and_append(vec![e(5, 1), e(6, 1)]);
         u.snapshot_acked = true;
         u.restore(snap(10, 2));
         assert_eq!(u.snapshot_index_term(), Some((10, 2)));
@@ -182,7 +174,7 @@ mod tests {
     fn maybe_term_covers_snapshot_and_entries_only() {
         let mut u = Unstable::new(5);
         u.restore(snap(4, 1));
-        u.truncate_and_append(&[e(5, 2)]);
+        u.truncate_and_append(vec![e(5, 2)]);
         assert_eq!(u.maybe_term(3), None);
         assert_eq!(u.maybe_term(4), Some(1));
         assert_eq!(u.maybe_term(5), Some(2));
@@ -193,7 +185,7 @@ mod tests {
     #[test]
     fn drop_through_moves_offset() {
         let mut u = Unstable::new(1);
-        u.truncate_and_append(&[e(1, 1), e(2, 1), e(3, 1)]);
+        u.truncate_and_append(vec![e(1, 1), e(2, 1), e(3, 1)]);
         u.drop_through(0); // nothing below offset
         assert_eq!(u.offset, 1);
         u.drop_through(2);
@@ -211,7 +203,7 @@ mod tests {
         // burst's size.
         let mut u = Unstable::new(1);
         let burst: Vec<Entry> = (1..=100_000).map(|i| e(i, 1)).collect();
-        u.truncate_and_append_owned(burst);
+        u.truncate_and_append(burst);
         assert!(u.entries.capacity() >= 100_000);
         u.drop_through(99_999);
         assert_eq!(u.entries, vec![e(100_000, 1)]);
@@ -221,7 +213,7 @@ mod tests {
             u.entries.capacity()
         );
         // A small steady-state buffer is left alone (no churn per batch).
-        u.truncate_and_append(&(100_001..=100_064).map(|i| e(i, 1)).collect::<Vec<_>>());
+        u.truncate_and_append((100_001..=100_064).map(|i| e(i, 1)).collect());
         let cap = u.entries.capacity();
         u.drop_through(100_064);
         assert_eq!(u.entries.capacity(), cap);
@@ -230,7 +222,7 @@ mod tests {
     #[test]
     fn truncate_and_push_replaces_from_its_index() {
         let mut u = Unstable::new(5);
-        u.truncate_and_append(&[e(5, 1), e(6, 1), e(7, 1)]);
+        u.truncate_and_append(vec![e(5, 1), e(6, 1), e(7, 1)]);
         u.truncate_and_push(e(6, 2));
         assert_eq!(u.entries, vec![e(5, 1), e(6, 2)]);
         u.truncate_and_push(e(7, 2));
@@ -240,12 +232,12 @@ mod tests {
     #[test]
     fn truncate_and_append_before_inside_and_after() {
         let mut u = Unstable::new(5);
-        u.truncate_and_append(&[e(5, 1), e(6, 1), e(7, 1)]);
-        u.truncate_and_append(&[e(8, 1)]); // directly after
+        u.truncate_and_append(vec![e(5, 1), e(6, 1), e(7, 1)]);
+        u.truncate_and_append(vec![e(8, 1)]); // directly after
         assert_eq!(u.entries.len(), 4);
-        u.truncate_and_append(&[e(7, 2)]); // inside: 8 goes
+        u.truncate_and_append(vec![e(7, 2)]); // inside: 8 goes
         assert_eq!(u.entries, vec![e(5, 1), e(6, 1), e(7, 2)]);
-        u.truncate_and_append(&[e(3, 3)]); // before the segment
+        u.truncate_and_append(vec![e(3, 3)]); // before the segment
         assert_eq!(u.offset, 3);
         assert_eq!(u.entries, vec![e(3, 3)]);
     }
@@ -253,7 +245,7 @@ mod tests {
     #[test]
     fn slice_clips_to_segment() {
         let mut u = Unstable::new(5);
-        u.truncate_and_append(&[e(5, 1), e(6, 1), e(7, 1)]);
+        u.truncate_and_append(vec![e(5, 1), e(6, 1), e(7, 1)]);
         assert_eq!(u.slice(0, 100).len(), 3);
         assert_eq!(u.slice(6, 7), &[e(6, 1)]);
         assert!(u.slice(8, 3).is_empty());

@@ -42,6 +42,36 @@ impl Membership {
         }
     }
 
+    /// The configuration `cs` records, repaired so that it keeps the
+    /// invariants [`check`](Membership::check) asks for: a conf state read
+    /// from storage or a snapshot is not trusted to be well formed. An id
+    /// listed both as voter and learner is a voter (the stronger role
+    /// wins); a learner that is an outgoing voter is in `learners_next`;
+    /// `learners_next` keeps only outgoing voters that are not incoming
+    /// voters; `auto_leave` is dropped when not joint.
+    pub fn repaired_from(cs: &ConfState) -> Membership {
+        let mut conf = Membership::from_conf_state(cs);
+        let voters = conf.voters.clone();
+        conf.learners.retain(|id| !voters.contains(id));
+        let outgoing = conf.voters_outgoing.clone();
+        let demoted: Vec<u64> = conf
+            .learners
+            .iter()
+            .filter(|id| outgoing.contains(id))
+            .copied()
+            .collect();
+        for id in demoted {
+            conf.learners.remove(&id);
+            conf.learners_next.insert(id);
+        }
+        conf.learners_next
+            .retain(|id| outgoing.contains(id) && !voters.contains(id));
+        if !conf.is_joint() {
+            conf.auto_leave = false;
+        }
+        conf
+    }
+
     /// This configuration as a `ConfState` (ascending id lists).
     pub fn to_conf_state(&self) -> ConfState {
         let vec = |s: &BTreeSet<u64>| s.iter().copied().collect::<Vec<u64>>();

@@ -85,36 +85,15 @@ impl ProgressTracker {
         }
     }
 
-    /// Replaces the membership with `cs` (joint fields included); every
-    /// member gets a fresh progress probing from `next_idx`.
-    ///
-    /// An id listed both as voter and learner is a voter (the stronger role
-    /// wins); a learner listed as an outgoing voter is in `learners_next`.
+    /// Replaces the membership with `cs` (joint fields included, repaired
+    /// as [`Membership::repaired_from`] does); every member gets a fresh
+    /// progress probing from `next_idx`.
     pub fn apply_conf_state(&mut self, cs: &ConfState, next_idx: u64) {
         self.progress.clear();
         self.votes.clear();
         self.queued_appends.clear();
         self.pending.clear();
-        let mut conf = Membership::from_conf_state(cs);
-        let voters = conf.voters.clone();
-        conf.learners.retain(|id| !voters.contains(id));
-        let outgoing = conf.voters_outgoing.clone();
-        let demoted: Vec<u64> = conf
-            .learners
-            .iter()
-            .filter(|id| outgoing.contains(id))
-            .copied()
-            .collect();
-        for id in demoted {
-            conf.learners.remove(&id);
-            conf.learners_next.insert(id);
-        }
-        conf.learners_next
-            .retain(|id| outgoing.contains(id) && !voters.contains(id));
-        if !conf.is_joint() {
-            conf.auto_leave = false;
-        }
-        self.set_membership(conf, next_idx);
+        self.set_membership(Membership::repaired_from(cs), next_idx);
     }
 
     /// Moves to configuration `conf`: members new to it get a progress
@@ -123,8 +102,8 @@ impl ProgressTracker {
     /// the leave applies), everyone else keeps theirs (a promoted learner
     /// keeps its progress). Returns the ids that were added. `conf` is taken
     /// as it is: changes come checked from [`Membership::apply_committed`],
-    /// and a conf state from storage or a snapshot is normalised by
-    /// [`apply_conf_state`](Self::apply_conf_state), never trusted to panic on.
+    /// and a conf state from storage or a snapshot is repaired by
+    /// [`Membership::repaired_from`], never trusted to panic on.
     pub(crate) fn set_membership(&mut self, conf: Membership, next_idx: u64) -> Vec<u64> {
         self.quorum = conf.joint_config();
         self.conf = conf;

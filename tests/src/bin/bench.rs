@@ -321,6 +321,16 @@ fn expected_hash(n: u64) -> u64 {
     (0..n).fold(FNV_OFFSET, |h, i| fnv(h, &payload(i)))
 }
 
+/// The checksum every node must end W (or the floor) with after `rounds`
+/// rounds: the published one for the full workload, else computed.
+fn expected_checksum(rounds: u64) -> u64 {
+    if rounds == W_ROUNDS {
+        W_CHECKSUM
+    } else {
+        expected_hash(rounds * PER_ROUND)
+    }
+}
+
 /// A line of `/proc/self/status` in bytes (`VmHWM`, `VmRSS`), if readable.
 fn proc_kib(field: &str) -> Option<u64> {
     let s = std::fs::read_to_string("/proc/self/status").ok()?;
@@ -358,11 +368,7 @@ fn run_w(nodes: u64, rounds: u64) -> Result<(), String> {
     c.rounds(0, rounds)?;
     let elapsed = start.elapsed();
     let stats = region.change();
-    let want = if rounds == W_ROUNDS {
-        W_CHECKSUM
-    } else {
-        expected_hash(entries)
-    };
+    let want = expected_checksum(rounds);
     for (i, p) in c.peers.iter().enumerate() {
         let committed = p.node.raft.raft_log.committed;
         if p.hash != want || committed != entries + 1 {
@@ -411,11 +417,7 @@ fn run_floor(nodes: u64, rounds: u64) -> Result<(), String> {
     floor_rounds(&mut hashes, rounds);
     let elapsed = start.elapsed();
     let stats = region.change();
-    let want = if rounds == W_ROUNDS {
-        W_CHECKSUM
-    } else {
-        expected_hash(entries)
-    };
+    let want = expected_checksum(rounds);
     if let Some(h) = hashes.iter().find(|&&h| h != want) {
         return Err(format!("floor: checksum {h:016x}, want {want:016x}"));
     }
