@@ -372,11 +372,33 @@ impl<S: Storage> Raft<S> {
         if after == before && appending {
             return false;
         }
+        self.own_append_done(after);
+        true
+    }
+
+    /// [`append_entries_as_leader`](Self::append_entries_as_leader) of one
+    /// entry, without a vector around it (a proposal through `RawNode`).
+    pub(crate) fn append_entry_as_leader(&mut self, mut e: Entry) -> bool {
+        let before = self.raft_log.last_index();
+        let Some(index) = before.checked_add(1) else {
+            return false;
+        };
+        e.term = self.term;
+        e.index = index;
+        let after = self.raft_log.append_entry(e);
+        if after == before {
+            return false;
+        }
+        self.own_append_done(after);
+        true
+    }
+
+    /// The leader's own progress follows its log up to `last`.
+    fn own_append_done(&mut self, last: u64) {
         let id = self.id;
         if let Some(pr) = self.prs.get_mut(id) {
-            pr.next_idx = after.saturating_add(1);
+            pr.next_idx = last.saturating_add(1);
         }
-        true
     }
 
     /// Queues `m` for sending, stamping `from` (unless it is a forwarded

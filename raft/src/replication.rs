@@ -292,23 +292,11 @@ impl<S: Storage> Raft<S> {
     /// effects without building a `MsgPropose` or a vector around the entry,
     /// except that the entry is not sent: the caller broadcasts (once for a
     /// batch of proposals) with [`bcast_append`](Self::bcast_append).
-    pub(crate) fn propose_entry_as_leader(&mut self, mut e: Entry) -> Result<()> {
+    pub(crate) fn propose_entry_as_leader(&mut self, e: Entry) -> Result<()> {
         let (bytes, conf_index) = self.admit_proposal(std::slice::from_ref(&e))?;
-        let before = self.raft_log.last_index();
-        let Some(index) = before.checked_add(1) else {
-            warn!(self.logger, "log refused the proposal"; "last_index" => before);
+        if !self.append_entry_as_leader(e) {
+            warn!(self.logger, "log refused the proposal"; "last_index" => self.raft_log.last_index());
             return Err(Error::ProposalDropped);
-        };
-        e.term = self.term;
-        e.index = index;
-        let after = self.raft_log.append_entry(e);
-        if after == before {
-            warn!(self.logger, "log refused the proposal"; "last_index" => before);
-            return Err(Error::ProposalDropped);
-        }
-        let id = self.id;
-        if let Some(pr) = self.prs.get_mut(id) {
-            pr.next_idx = after.saturating_add(1);
         }
         self.record_proposal(bytes, conf_index);
         Ok(())
